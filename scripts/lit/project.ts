@@ -1,0 +1,563 @@
+/**
+ * The project on disk: `lit.json`, the chapters it lists, the generated files
+ * already in the tree, and safe (atomic, never-clobbering) writes.
+ *
+ * @module
+ */
+
+import { structuredPatch } from "diff";
+import {
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Diagnostic } from "./diagnostics.ts";
+import { formatLocation, hasErrors, sortDiagnostics } from "./diagnostics.ts";
+import type { SourceFile } from "./parse.ts";
+import {
+  type GeneratedFile,
+  HEADER_RE,
+  tangle,
+  type TangleResult,
+} from "./tangle.ts";
+
+/** The configuration file's name, at the project root. */
+export const CONFIG_FILE = "lit.json";
+
+/** What `lit.json` holds. */
+export interface LitConfig {
+  /** The chapters in book order, project-relative. */
+  chapters: string[];
+  /** Warnings are errors (as `--strict`). */
+  strict: boolean;
+}
+
+/** Folders lit never scans for generated files. */
+const SKIP_DIRS = new Set(["node_modules", ".git"]);
+
+/** Where in `lit.json` something is (best effort: the first occurrence). */
+function configLocation(
+  text: string,
+  needle?: string,
+): { line: number; col: number } {
+  const index = needle ? text.indexOf(needle) : -1;
+  if (index < 0) return { line: 1, col: 1 };
+  const before = text.slice(0, index).split(/\r\n|\r|\n/);
+  return { line: before.length, col: before[before.length - 1].length + 1 };
+}
+
+/**
+ * Reads and validates `lit.json`. Problems come back as diagnostics located in
+ * `lit.json`; the config is undefined when it cannot be used at all.
+ */
+export async function loadConfig(
+  root: string,
+): Promise<{ config?: LitConfig; diagnostics: Diagnostic[] }> {
+  const diagnostics: Diagnostic[] = [];
+  const err = (code: string, message: string, needle?: string) =>
+    diagnostics.push({
+      file: CONFIG_FILE,
+      ...configLocation(text, needle),
+      severity: "error",
+      code,
+      message,
+    });
+  let text = "";
+  try {
+    text = await readFile(join(root, CONFIG_FILE), "utf8");
+  } catch (e) {
+    const missing = (e as { code?: string }).code === "ENOENT";
+    err(
+      "config",
+      missing
+        ? `no ${CONFIG_FILE} in ${root}: lit needs one listing the chapters, e.g. {"chapters": ["chapters/00_introduction.md"]}`
+        : `cannot read ${CONFIG_FILE}: ${(e as Error).message}`,
+    );
+    return { diagnostics };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    err(
+      "config",
+      `${CONFIG_FILE} is not valid JSON (${
+        (e as Error).message
+      }): fix it and run lit again`,
+    );
+    return { diagnostics };
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    err(
+      "config",
+      `${CONFIG_FILE} must hold an object like {"chapters": [...]}`,
+    );
+    return { diagnostics };
+  }
+  const obj = raw as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    if (key !== "chapters" && key !== "strict" && key !== "$comment") {
+      err(
+        "config",
+        `unknown key ${
+          JSON.stringify(key)
+        } in ${CONFIG_FILE}: lit knows "chapters" and "strict"`,
+        `"${key}"`,
+      );
+    }
+  }
+  const chapters = obj.chapters;
+  if (!Array.isArray(chapters) || chapters.some((c) => typeof c !== "string")) {
+    err(
+      "config",
+      `"chapters" in ${CONFIG_FILE} must be a list of chapter paths, in book order`,
+      `"chapters"`,
+    );
+    return { diagnostics };
+  }
+  if (obj.strict !== undefined && typeof obj.strict !== "boolean") {
+    err(
+      "config",
+      `"strict" in ${CONFIG_FILE} must be true or false`,
+      `"strict"`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const c of chapters as string[]) {
+    if (
+      !c.endsWith(".md") || c.startsWith("/") || c.split("/").includes("..") ||
+      c.includes("\\")
+    ) {
+      err(
+        "config",
+        `chapter ${
+          JSON.stringify(c)
+        }: chapters are .md files inside the project, written with "/"`,
+        JSON.stringify(c),
+      );
+    }
+    if (seen.has(c)) {
+      err(
+        "config",
+        `chapter ${JSON.stringify(c)} is listed twice`,
+        JSON.stringify(c),
+      );
+    }
+    seen.add(c);
+  }
+  // Other mistakes are reported and the valid chapters still read, so one run
+  // shows every problem; the errors still fail the run.
+  const valid = [...seen].filter((c) =>
+    c.endsWith(".md") && !c.startsWith("/") && !c.split("/").includes("..") &&
+    !c.includes("\\")
+  );
+  return {
+    config: { chapters: valid, strict: obj.strict === true },
+    diagnostics,
+  };
+}
+
+/** Reads the listed chapters; a missing one is an error located in `lit.json`. */
+export async function readChapters(
+  root: string,
+  config: LitConfig,
+): Promise<{ chapters: SourceFile[]; diagnostics: Diagnostic[] }> {
+  const diagnostics: Diagnostic[] = [];
+  const chapters: SourceFile[] = [];
+  let configText = "";
+  try {
+    configText = await readFile(join(root, CONFIG_FILE), "utf8");
+  } catch { /* reported by loadConfig */ }
+  for (const path of config.chapters) {
+    try {
+      chapters.push({ path, text: await readFile(join(root, path), "utf8") });
+    } catch (e) {
+      const missing = (e as { code?: string }).code === "ENOENT";
+      diagnostics.push({
+        file: CONFIG_FILE,
+        ...configLocation(configText, JSON.stringify(path)),
+        severity: "error",
+        code: "missing-chapter",
+        message: missing
+          ? `chapter ${path} is listed but does not exist: create it or remove it from ${CONFIG_FILE}`
+          : `cannot read chapter ${path}: ${(e as Error).message}`,
+      });
+    }
+  }
+  // A Markdown file beside the chapters that the list forgets is never tangled: say so.
+  const dirs = new Set(config.chapters.map((c) => dirname(c)));
+  const listed = new Set(config.chapters);
+  for (const dir of dirs) {
+    let names: string[] = [];
+    try {
+      names = await readdir(join(root, dir));
+    } catch { /* missing folder: the chapters in it are reported above */ }
+    for (const name of names.sort()) {
+      const path = dir === "." ? name : `${dir}/${name}`;
+      if (
+        name.endsWith(".md") && !/^readme\.md$/i.test(name) && !listed.has(path)
+      ) {
+        diagnostics.push({
+          file: path,
+          line: 1,
+          col: 1,
+          severity: "warning",
+          code: "unlisted-chapter",
+          message:
+            `${path} is not in ${CONFIG_FILE}'s chapter list, so it is not tangled: add it where it belongs in book order`,
+        });
+      }
+    }
+  }
+  return { chapters, diagnostics };
+}
+
+/** Tangles the project in memory: config, chapters, tangle. Touches nothing. */
+export async function tangleProject(
+  root: string,
+  options: { strict?: boolean } = {},
+): Promise<TangleResult & { config?: LitConfig }> {
+  const loaded = await loadConfig(root);
+  if (!loaded.config) return { files: [], diagnostics: loaded.diagnostics };
+  const read = await readChapters(root, loaded.config);
+  const strict = options.strict || loaded.config.strict;
+  const result = tangle(read.chapters, { strict });
+  const extra = strict
+    ? read.diagnostics.map((
+      d,
+    ) => (d.severity === "warning" ? { ...d, severity: "error" as const } : d))
+    : read.diagnostics;
+  return {
+    config: loaded.config,
+    files: result.files,
+    diagnostics: sortDiagnostics([
+      ...loaded.diagnostics,
+      ...extra,
+      ...result.diagnostics,
+    ]),
+  };
+}
+
+/** Reads a file's first line (at most 1 KiB), or undefined if it cannot be read. */
+async function firstLine(path: string): Promise<string | undefined> {
+  let handle;
+  try {
+    handle = await open(path, "r");
+    const buf = new Uint8Array(1024);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    const text = new TextDecoder().decode(buf.subarray(0, bytesRead));
+    return text.split(/\r?\n/, 1)[0];
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Finds every file in the project whose first line is lit's header: the
+ * generated files as they are on disk. Skips node_modules and .git.
+ */
+export async function findGeneratedFiles(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (rel: string) => {
+    let entries;
+    try {
+      entries = await readdir(join(root, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const path = rel === "" ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        // A folder with its own lit.json is another book (a test fixture,
+        // a benchmark): its generated files are not this book's.
+        if (
+          !SKIP_DIRS.has(e.name) &&
+          !(await exists(join(root, path, CONFIG_FILE)))
+        ) await walk(path);
+      } else if (
+        e.isFile() &&
+        /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs|jsonc|sh|bash|py|ya?ml|toml)$/.test(
+          e.name,
+        )
+      ) {
+        const line = await firstLine(join(root, path));
+        if (line !== undefined && HEADER_RE.test(line)) found.push(path);
+      }
+    }
+  };
+  await walk("");
+  return found.sort();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a file as text, or undefined when it does not exist. */
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Writes a file atomically: the text goes to a temporary file in the same
+ * folder, which is then renamed over the target, so a reader (or a crash)
+ * never sees half a file.
+ */
+export async function writeAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.lit-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** What {@link tangleToDisk} did. */
+export interface TangleReport {
+  diagnostics: Diagnostic[];
+  written: string[];
+  unchanged: string[];
+  deleted: string[];
+}
+
+/**
+ * Tangles the project and writes the result: only when there is no error
+ * (so the last good output stays in place), never over a file that lacks
+ * lit's header, and deleting generated files no chapter produces any more.
+ */
+export async function tangleToDisk(
+  root: string,
+  options: { strict?: boolean } = {},
+): Promise<TangleReport> {
+  const result = await tangleProject(root, options);
+  const report: TangleReport = {
+    diagnostics: result.diagnostics,
+    written: [],
+    unchanged: [],
+    deleted: [],
+  };
+  if (!result.config) return report;
+  const plan: { file: GeneratedFile; existing?: string }[] = [];
+  const clobber: Diagnostic[] = [];
+  for (const file of result.files) {
+    const existing = await readIfExists(join(root, file.path));
+    if (
+      existing !== undefined && !HEADER_RE.test(existing.split(/\r?\n/, 1)[0])
+    ) {
+      const o = file.origins[0];
+      clobber.push({
+        file: o.file,
+        line: o.line,
+        col: o.col,
+        severity: "error",
+        code: "would-clobber",
+        message:
+          `${file.path} already exists and was not written by lit (its first line is not lit's header): ` +
+          `lit will not overwrite it. Move it out of the way or delete it, then tangle again`,
+      });
+    }
+    plan.push({ file, existing });
+  }
+  report.diagnostics = sortDiagnostics([...report.diagnostics, ...clobber]);
+  if (hasErrors(report.diagnostics)) return report;
+  for (const { file, existing } of plan) {
+    if (existing === file.text) {
+      report.unchanged.push(file.path);
+    } else {
+      await writeAtomic(join(root, file.path), file.text);
+      report.written.push(file.path);
+    }
+  }
+  const produced = new Set(result.files.map((f) => f.path));
+  for (const path of await findGeneratedFiles(root)) {
+    if (produced.has(path)) continue;
+    await rm(join(root, path), { force: true });
+    report.deleted.push(path);
+    // Remove folders the deletion left empty (never the project root).
+    let dir = dirname(path);
+    while (dir !== "." && dir !== "") {
+      try {
+        await rmdir(join(root, dir));
+      } catch {
+        break;
+      }
+      dir = dirname(dir);
+    }
+  }
+  return report;
+}
+
+/** One way the working tree differs from what the chapters produce. */
+export interface Difference {
+  path: string;
+  /**
+   * `differs`: content differs; `missing`: not on disk; `orphan`: a generated
+   * file no chapter produces; `not-generated`: on disk without lit's header.
+   */
+  status: "differs" | "missing" | "orphan" | "not-generated";
+  /** The chapter that roots the file (not for orphans). */
+  chapter?: string;
+  /** Unified diff, working tree (`a/`) to chapters (`b/`), hunks annotated. */
+  diff?: string;
+  hunks?: {
+    oldStart: number;
+    oldLines: number;
+    newStart: number;
+    newLines: number;
+    sources: string[];
+  }[];
+}
+
+/** What {@link checkProject} found. */
+export interface CheckReport {
+  diagnostics: Diagnostic[];
+  differences: Difference[];
+  files: GeneratedFile[];
+}
+
+/**
+ * Groups chapter lines into readable ranges, one entry a chapter:
+ * `chapters/a.md:10-12,15`, `chapters/b.md:4`.
+ */
+export function describeSources(
+  origins: { file: string; line: number }[],
+): string[] {
+  const byFile = new Map<string, number[]>();
+  for (const o of origins) {
+    let lines = byFile.get(o.file);
+    if (!lines) byFile.set(o.file, lines = []);
+    lines.push(o.line);
+  }
+  const out: string[] = [];
+  for (const [file, lines] of byFile) {
+    const sorted = [...new Set(lines)].sort((a, b) => a - b);
+    const ranges: string[] = [];
+    let start = sorted[0];
+    let prev = start;
+    const flush = () =>
+      ranges.push(start === prev ? `${start}` : `${start}-${prev}`);
+    for (const l of sorted.slice(1)) {
+      if (l === prev + 1) {
+        prev = l;
+        continue;
+      }
+      flush();
+      start = prev = l;
+    }
+    flush();
+    out.push(`${file}:${ranges.join(",")}`);
+  }
+  return out;
+}
+
+/**
+ * Tangles in memory and compares with the working tree, byte for byte. Each
+ * difference carries a unified diff whose hunk headers name the chapter lines
+ * the expected text comes from.
+ */
+export async function checkProject(
+  root: string,
+  options: { strict?: boolean } = {},
+): Promise<CheckReport> {
+  const result = await tangleProject(root, options);
+  const differences: Difference[] = [];
+  if (!result.config) {
+    return { diagnostics: result.diagnostics, differences, files: [] };
+  }
+  for (const file of result.files) {
+    const onDisk = await readIfExists(join(root, file.path));
+    if (onDisk === file.text) continue;
+    if (onDisk !== undefined && !HEADER_RE.test(onDisk.split(/\r?\n/, 1)[0])) {
+      differences.push({
+        path: file.path,
+        status: "not-generated",
+        chapter: file.chapter,
+      });
+      continue;
+    }
+    const patch = structuredPatch(
+      `a/${file.path}`,
+      `b/${file.path}`,
+      onDisk ?? "",
+      file.text,
+      onDisk === undefined ? "(missing)" : "(working tree)",
+      `(tangled from ${file.chapter})`,
+      { context: 3 },
+    );
+    const hunks = patch.hunks.map((h) => {
+      // Lines the chapters produce in this hunk: the added ones, or the
+      // context around a pure deletion.
+      const added: number[] = [];
+      const context: number[] = [];
+      let n = h.newStart;
+      for (const l of h.lines) {
+        if (l.startsWith("+")) added.push(n++);
+        else if (l.startsWith(" ")) context.push(n++);
+      }
+      const picked = (added.length ? added : context).map((line) =>
+        file.origins[line - 1]
+      ).filter(Boolean);
+      return {
+        oldStart: h.oldStart,
+        oldLines: h.oldLines,
+        newStart: h.newStart,
+        newLines: h.newLines,
+        sources: describeSources(picked),
+        lines: h.lines,
+      };
+    });
+    const diff = [
+      `--- a/${file.path}\t${
+        onDisk === undefined ? "(missing)" : "(working tree)"
+      }`,
+      `+++ b/${file.path}\t(tangled from ${file.chapter})`,
+      ...hunks.flatMap((h) => [
+        `@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@ ${
+          h.sources.join(", ")
+        }`,
+        ...h.lines,
+      ]),
+    ].join("\n") + "\n";
+    differences.push({
+      path: file.path,
+      status: onDisk === undefined ? "missing" : "differs",
+      chapter: file.chapter,
+      diff,
+      hunks: hunks.map(({ lines: _lines, ...rest }) => rest),
+    });
+  }
+  const produced = new Set(result.files.map((f) => f.path));
+  for (const path of await findGeneratedFiles(root)) {
+    if (!produced.has(path)) differences.push({ path, status: "orphan" });
+  }
+  differences.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { diagnostics: result.diagnostics, differences, files: result.files };
+}
+
+/** `file:line:col` of a generated file's root, for messages. */
+export function rootLocation(file: GeneratedFile): string {
+  const o = file.origins[0];
+  return formatLocation({ file: o.file, line: o.line, col: o.col });
+}
