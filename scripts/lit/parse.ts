@@ -210,6 +210,24 @@ export function parseChapter(file: SourceFile): ParsedChapter {
       const name = normaliseName(m[1]);
       const rest = m[3].trim();
       let unused = false;
+      if (name === "") {
+        err(
+          headerLine,
+          headerCol,
+          "malformed-header",
+          `a chunk needs a name: write "${leader} <<name>>${m[2]}"`,
+        );
+        continue;
+      }
+      if (rest === "[unused]" && m[2] === "+=") {
+        err(
+          headerLine,
+          headerCol,
+          "malformed-header",
+          `"[unused]" belongs on the chunk's definition ("${leader} <<${name}>>= [unused]"), not on an append`,
+        );
+        continue;
+      }
       if (rest === "[unused]") unused = true;
       else if (rest !== "") {
         err(

@@ -151,6 +151,26 @@ describe("tangle on disk", () => {
       await p.cleanup();
     }
   });
+  it("re-tangles over its own output when the chapter's path has a space", async () => {
+    const p = await makeProject({
+      "lit.json": config("chapters/my part.md"),
+      "chapters/my part.md": chapter("gen/a.ts", "a();"),
+    });
+    try {
+      assert.deepEqual((await tangleToDisk(p.root)).written, ["gen/a.ts"]);
+      await writeFile(
+        join(p.root, "chapters/my part.md"),
+        chapter("gen/a.ts", "b();"),
+      );
+      const again = await tangleToDisk(p.root);
+      assert.deepEqual(again.diagnostics, []);
+      assert.deepEqual(again.written, ["gen/a.ts"]);
+      assert.deepEqual(await findGeneratedFiles(p.root), ["gen/a.ts"]);
+    } finally {
+      await p.cleanup();
+    }
+  });
+
   it("leaves alone a nested book's generated files (a folder with its own lit.json)", async () => {
     const p = await makeProject({
       "lit.json": config("chapters/a.md"),
