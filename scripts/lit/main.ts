@@ -6,11 +6,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { resolve } from "node:path";
 import { type Diagnostic, formatDiagnostic, hasErrors } from "./diagnostics.ts";
 import { checkProject, tangleProject, tangleToDisk } from "./project.ts";
-import { runDeno, runTests } from "./run.ts";
-import { watch } from "./watch.ts";
+import { resolve } from "./fs.ts";
 
 const USAGE =
   `lit — tangle the book's chapters into code, and keep the two in sync
@@ -77,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
       );
       return 2;
     }
+    const { runDeno } = await import("./run.ts");
     return await runDeno(resolve(root), args);
   }
   const known = ["tangle", "check", "test", "watch"];
@@ -205,15 +204,21 @@ async function main(argv: string[]): Promise<number> {
       }
       return ok ? 0 : 1;
     }
-    case "test":
+    // test and watch load their modules only when used: tangle and check
+    // stay quick to start.
+    case "test": {
+      const { runTests } = await import("./run.ts");
       return await runTests(root, {
         paths,
         denoArgs: extra,
         tangle: values.tangle,
         strict: values.strict,
       });
-    case "watch":
+    }
+    case "watch": {
+      const { watch } = await import("./watch.ts");
       return await watch(root, { strict: values.strict });
+    }
   }
   return 2;
 }

@@ -5,19 +5,18 @@
  * @module
  */
 
-import { structuredPatch } from "diff";
 import {
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  writeFile,
-} from "node:fs/promises";
-import { dirname, join } from "node:path";
+  dirname,
+  exists,
+  firstLine,
+  join,
+  readDir,
+  readText,
+  readTextIfExists,
+  removeEmptyDir,
+  removeFile,
+  writeAtomic,
+} from "./fs.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import { formatLocation, hasErrors, sortDiagnostics } from "./diagnostics.ts";
 import type { SourceFile } from "./parse.ts";
@@ -57,9 +56,9 @@ function configLocation(
  * Reads and validates `lit.json`. Problems come back as diagnostics located in
  * `lit.json`; the config is undefined when it cannot be used at all.
  */
-export async function loadConfig(
+export function loadConfig(
   root: string,
-): Promise<{ config?: LitConfig; diagnostics: Diagnostic[] }> {
+): { config?: LitConfig; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const err = (code: string, message: string, needle?: string) =>
     diagnostics.push({
@@ -71,9 +70,9 @@ export async function loadConfig(
     });
   let text = "";
   try {
-    text = await readFile(join(root, CONFIG_FILE), "utf8");
+    text = readText(join(root, CONFIG_FILE));
   } catch (e) {
-    const missing = (e as { code?: string }).code === "ENOENT";
+    const missing = e instanceof Deno.errors.NotFound;
     err(
       "config",
       missing
@@ -165,21 +164,21 @@ export async function loadConfig(
 }
 
 /** Reads the listed chapters; a missing one is an error located in `lit.json`. */
-export async function readChapters(
+export function readChapters(
   root: string,
   config: LitConfig,
-): Promise<{ chapters: SourceFile[]; diagnostics: Diagnostic[] }> {
+): { chapters: SourceFile[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const chapters: SourceFile[] = [];
   let configText = "";
   try {
-    configText = await readFile(join(root, CONFIG_FILE), "utf8");
+    configText = readText(join(root, CONFIG_FILE));
   } catch { /* reported by loadConfig */ }
   for (const path of config.chapters) {
     try {
-      chapters.push({ path, text: await readFile(join(root, path), "utf8") });
+      chapters.push({ path, text: readText(join(root, path)) });
     } catch (e) {
-      const missing = (e as { code?: string }).code === "ENOENT";
+      const missing = e instanceof Deno.errors.NotFound;
       diagnostics.push({
         file: CONFIG_FILE,
         ...configLocation(configText, JSON.stringify(path)),
@@ -197,7 +196,7 @@ export async function readChapters(
   for (const dir of dirs) {
     let names: string[] = [];
     try {
-      names = await readdir(join(root, dir));
+      names = readDir(join(root, dir)).map((e) => e.name);
     } catch { /* missing folder: the chapters in it are reported above */ }
     for (const name of names.sort()) {
       const path = dir === "." ? name : `${dir}/${name}`;
@@ -224,9 +223,9 @@ export async function tangleProject(
   root: string,
   options: { strict?: boolean } = {},
 ): Promise<TangleResult & { config?: LitConfig }> {
-  const loaded = await loadConfig(root);
+  const loaded = loadConfig(root);
   if (!loaded.config) return { files: [], diagnostics: loaded.diagnostics };
-  const read = await readChapters(root, loaded.config);
+  const read = readChapters(root, loaded.config);
   const strict = options.strict || loaded.config.strict;
   const result = tangle(read.chapters, { strict });
   const extra = strict
@@ -245,22 +244,6 @@ export async function tangleProject(
   };
 }
 
-/** Reads a file's first line (at most 1 KiB), or undefined if it cannot be read. */
-async function firstLine(path: string): Promise<string | undefined> {
-  let handle;
-  try {
-    handle = await open(path, "r");
-    const buf = new Uint8Array(1024);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    const text = new TextDecoder().decode(buf.subarray(0, bytesRead));
-    return text.split(/\r?\n/, 1)[0];
-  } catch {
-    return undefined;
-  } finally {
-    await handle?.close();
-  }
-}
-
 /**
  * Finds every file in the project whose first line is lit's header: the
  * generated files as they are on disk. Skips node_modules and .git.
@@ -270,68 +253,32 @@ export async function findGeneratedFiles(root: string): Promise<string[]> {
   const walk = async (rel: string) => {
     let entries;
     try {
-      entries = await readdir(join(root, rel), { withFileTypes: true });
+      entries = readDir(join(root, rel));
     } catch {
       return;
     }
     for (const e of entries) {
       const path = rel === "" ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) {
+      if (e.isDirectory) {
         // A folder with its own lit.json is another book (a test fixture,
         // a benchmark): its generated files are not this book's.
         if (
           !SKIP_DIRS.has(e.name) &&
-          !(await exists(join(root, path, CONFIG_FILE)))
+          !exists(join(root, path, CONFIG_FILE))
         ) await walk(path);
       } else if (
-        e.isFile() &&
+        e.isFile &&
         /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs|jsonc|sh|bash|py|ya?ml|toml)$/.test(
           e.name,
         )
       ) {
-        const line = await firstLine(join(root, path));
+        const line = firstLine(join(root, path));
         if (line !== undefined && HEADER_RE.test(line)) found.push(path);
       }
     }
   };
   await walk("");
   return found.sort();
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Reads a file as text, or undefined when it does not exist. */
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return undefined;
-    throw e;
-  }
-}
-
-/**
- * Writes a file atomically: the text goes to a temporary file in the same
- * folder, which is then renamed over the target, so a reader (or a crash)
- * never sees half a file.
- */
-export async function writeAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.lit-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
 }
 
 /** What {@link tangleToDisk} did. */
@@ -362,7 +309,7 @@ export async function tangleToDisk(
   const plan: { file: GeneratedFile; existing?: string }[] = [];
   const clobber: Diagnostic[] = [];
   for (const file of result.files) {
-    const existing = await readIfExists(join(root, file.path));
+    const existing = readTextIfExists(join(root, file.path));
     if (
       existing !== undefined && !HEADER_RE.test(existing.split(/\r?\n/, 1)[0])
     ) {
@@ -386,23 +333,18 @@ export async function tangleToDisk(
     if (existing === file.text) {
       report.unchanged.push(file.path);
     } else {
-      await writeAtomic(join(root, file.path), file.text);
+      writeAtomic(join(root, file.path), file.text);
       report.written.push(file.path);
     }
   }
   const produced = new Set(result.files.map((f) => f.path));
   for (const path of await findGeneratedFiles(root)) {
     if (produced.has(path)) continue;
-    await rm(join(root, path), { force: true });
+    removeFile(join(root, path));
     report.deleted.push(path);
     // Remove folders the deletion left empty (never the project root).
     let dir = dirname(path);
-    while (dir !== "." && dir !== "") {
-      try {
-        await rmdir(join(root, dir));
-      } catch {
-        break;
-      }
+    while (dir !== "." && dir !== "" && removeEmptyDir(join(root, dir))) {
       dir = dirname(dir);
     }
   }
@@ -487,7 +429,7 @@ export async function checkProject(
     return { diagnostics: result.diagnostics, differences, files: [] };
   }
   for (const file of result.files) {
-    const onDisk = await readIfExists(join(root, file.path));
+    const onDisk = readTextIfExists(join(root, file.path));
     if (onDisk === file.text) continue;
     if (onDisk !== undefined && !HEADER_RE.test(onDisk.split(/\r?\n/, 1)[0])) {
       differences.push({
@@ -497,6 +439,7 @@ export async function checkProject(
       });
       continue;
     }
+    const { structuredPatch } = await import("diff");
     const patch = structuredPatch(
       `a/${file.path}`,
       `b/${file.path}`,
@@ -561,3 +504,5 @@ export function rootLocation(file: GeneratedFile): string {
   const o = file.origins[0];
   return formatLocation({ file: o.file, line: o.line, col: o.col });
 }
+
+export { writeAtomic } from "./fs.ts";

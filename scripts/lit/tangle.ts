@@ -10,7 +10,12 @@
 import { closest, distance } from "fastest-levenshtein";
 import type { Diagnostic } from "./diagnostics.ts";
 import { applyStrict, formatLocation, sortDiagnostics } from "./diagnostics.ts";
-import { type Block, parseChapter, type SourceFile } from "./parse.ts";
+import {
+  type Block,
+  type BodyLine,
+  parseChapter,
+  type SourceFile,
+} from "./parse.ts";
 
 /** Where a generated line came from. */
 export interface LineOrigin {
@@ -96,9 +101,13 @@ interface Chunk {
   blocks: Block[];
 }
 
-interface OutLine {
-  text: string;
-  origin: LineOrigin;
+/** A chunk's expansion: parallel arrays, one entry a line. */
+interface Expansion {
+  texts: string[];
+  /** The chunk line each line was written as. */
+  bases: BodyLine[];
+  /** Indentation added in front of it by references. */
+  indents: number[];
 }
 
 /**
@@ -305,7 +314,10 @@ export function tangle(
   }
 
   // Expansion, memoised per chunk, with cycle and undefined-reference checks.
-  const memo = new Map<string, OutLine[]>();
+  // An expansion is kept as parallel arrays (text, where the line was
+  // written, indentation added by references) rather than an object per
+  // line: a large book has hundreds of thousands of expanded lines.
+  const memo = new Map<string, Expansion>();
   const referenced = new Map<string, Set<string>>(); // chunk -> chunks/files that reference it
   const reportedCycles = new Set<string>();
   const stack: {
@@ -314,20 +326,14 @@ export function tangle(
   }[] = [];
   const names = [...chunks.keys()].filter((n) => chunks.get(n)!.def);
 
-  const expandBlocks = (owner: string, list: Block[]): OutLine[] => {
-    const out: OutLine[] = [];
+  const expandBlocks = (owner: string, list: Block[]): Expansion => {
+    const out: Expansion = { texts: [], bases: [], indents: [] };
     for (const block of list) {
       for (const body of block.body) {
         if (!body.ref) {
-          out.push({
-            text: body.text,
-            origin: {
-              file: block.chapter,
-              line: body.line,
-              col: body.col,
-              indent: 0,
-            },
-          });
+          out.texts.push(body.text);
+          out.bases.push(body);
+          out.indents.push(0);
           continue;
         }
         const { name, indent } = body.ref;
@@ -374,22 +380,24 @@ export function tangle(
           continue;
         }
         stack.push({ name, via: refAt });
-        const lines = expand(name);
+        const inner = expand(name);
         stack.pop();
-        for (const l of lines) {
-          out.push({
-            text: l.text === "" ? "" : indent + l.text,
-            origin: l.text === ""
-              ? l.origin
-              : { ...l.origin, indent: l.origin.indent + indent.length },
-          });
+        const added = indent.length;
+        for (let i = 0; i < inner.texts.length; i++) {
+          const text = inner.texts[i];
+          // Empty lines stay empty: indentation is never trailing white space.
+          out.texts.push(text === "" ? "" : indent + text);
+          out.bases.push(inner.bases[i]);
+          out.indents.push(
+            text === "" ? inner.indents[i] : inner.indents[i] + added,
+          );
         }
       }
     }
     return out;
   };
 
-  const expand = (name: string): OutLine[] => {
+  const expand = (name: string): Expansion => {
     const cached = memo.get(name);
     if (cached) return cached;
     // A chunk on a cycle expands without the looping reference; the cycle is
@@ -413,15 +421,20 @@ export function tangle(
       col: root.col,
       indent: 0,
     }];
-    const texts: string[] = [header];
-    for (const l of lines) {
-      texts.push(l.text);
-      origins.push(l.origin);
+    for (let i = 0; i < lines.texts.length; i++) {
+      const base = lines.bases[i];
+      origins.push({
+        file: base.chapter,
+        line: base.line,
+        col: base.col,
+        indent: lines.indents[i],
+      });
     }
     files.push({
       path,
       chapter: root.chapter,
-      text: texts.join("\n") + "\n",
+      text: header + "\n" + lines.texts.join("\n") +
+        (lines.texts.length ? "\n" : ""),
       origins,
     });
   }

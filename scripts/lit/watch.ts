@@ -50,7 +50,7 @@ async function tangleOnce(root: string, strict: boolean): Promise<void> {
 /** The folders to watch: the project root (for lit.json) and each chapter folder that exists. */
 async function watchedPaths(root: string): Promise<string[]> {
   const paths = new Set<string>([root]);
-  const { config } = await loadConfig(root);
+  const { config } = loadConfig(root);
   for (const chapter of config?.chapters ?? []) {
     const dir = resolve(root, dirname(chapter));
     try {

@@ -72,9 +72,9 @@ describe("parseChapter: plain fences", () => {
       leader: "//",
       unused: false,
       body: [
-        { text: "const a = 1;", line: 7, col: 1 },
-        { text: "", line: 8, col: 1 },
-        { text: "  return a;", line: 9, col: 1 },
+        { chapter: PATH, text: "const a = 1;", line: 7, col: 1 },
+        { chapter: PATH, text: "", line: 8, col: 1 },
+        { chapter: PATH, text: "  return a;", line: 9, col: 1 },
       ],
     });
   });
