@@ -219,10 +219,10 @@ export function readChapters(
 }
 
 /** Tangles the project in memory: config, chapters, tangle. Touches nothing. */
-export async function tangleProject(
+export function tangleProject(
   root: string,
   options: { strict?: boolean } = {},
-): Promise<TangleResult & { config?: LitConfig }> {
+): TangleResult & { config?: LitConfig } {
   const loaded = loadConfig(root);
   if (!loaded.config) return { files: [], diagnostics: loaded.diagnostics };
   const read = readChapters(root, loaded.config);
