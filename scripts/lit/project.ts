@@ -36,7 +36,13 @@ export interface LitConfig {
   chapters: string[];
   /** Warnings are errors (as `--strict`). */
   strict: boolean;
+  /** The text of `lit.json`, to locate diagnostics in it. */
+  source: string;
 }
+
+/** File names that may be generated files (those that can hold a header). */
+const GENERATED_EXT_RE =
+  /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs|jsonc|sh|bash|py|ya?ml|toml)$/;
 
 /** Folders lit never scans for generated files. */
 const SKIP_DIRS = new Set(["node_modules", ".git"]);
@@ -129,11 +135,11 @@ export function loadConfig(
     );
   }
   const seen = new Set<string>();
+  const valid: string[] = [];
   for (const c of chapters as string[]) {
-    if (
-      !c.endsWith(".md") || c.startsWith("/") || c.split("/").includes("..") ||
-      c.includes("\\")
-    ) {
+    const ok = c.endsWith(".md") && !c.startsWith("/") &&
+      !c.split("/").includes("..") && !c.includes("\\");
+    if (!ok) {
       err(
         "config",
         `chapter ${
@@ -149,16 +155,13 @@ export function loadConfig(
         JSON.stringify(c),
       );
     }
+    if (ok && !seen.has(c)) valid.push(c);
     seen.add(c);
   }
   // Other mistakes are reported and the valid chapters still read, so one run
   // shows every problem; the errors still fail the run.
-  const valid = [...seen].filter((c) =>
-    c.endsWith(".md") && !c.startsWith("/") && !c.split("/").includes("..") &&
-    !c.includes("\\")
-  );
   return {
-    config: { chapters: valid, strict: obj.strict === true },
+    config: { chapters: valid, strict: obj.strict === true, source: text },
     diagnostics,
   };
 }
@@ -170,10 +173,6 @@ export function readChapters(
 ): { chapters: SourceFile[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const chapters: SourceFile[] = [];
-  let configText = "";
-  try {
-    configText = readText(join(root, CONFIG_FILE));
-  } catch { /* reported by loadConfig */ }
   for (const path of config.chapters) {
     try {
       chapters.push({ path, text: readText(join(root, path)) });
@@ -181,7 +180,7 @@ export function readChapters(
       const missing = e instanceof Deno.errors.NotFound;
       diagnostics.push({
         file: CONFIG_FILE,
-        ...configLocation(configText, JSON.stringify(path)),
+        ...configLocation(config.source, JSON.stringify(path)),
         severity: "error",
         code: "missing-chapter",
         message: missing
@@ -248,36 +247,24 @@ export function tangleProject(
  * Finds every file in the project whose first line is lit's header: the
  * generated files as they are on disk. Skips node_modules and .git.
  */
-export async function findGeneratedFiles(root: string): Promise<string[]> {
+export function findGeneratedFiles(root: string): string[] {
   const found: string[] = [];
-  const walk = async (rel: string) => {
-    let entries;
-    try {
-      entries = readDir(join(root, rel));
-    } catch {
-      return;
-    }
-    for (const e of entries) {
+  const walk = (rel: string) => {
+    for (const e of readDir(join(root, rel))) {
       const path = rel === "" ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory) {
         // A folder with its own lit.json is another book (a test fixture,
         // a benchmark): its generated files are not this book's.
-        if (
-          !SKIP_DIRS.has(e.name) &&
-          !exists(join(root, path, CONFIG_FILE))
-        ) await walk(path);
-      } else if (
-        e.isFile &&
-        /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs|jsonc|sh|bash|py|ya?ml|toml)$/.test(
-          e.name,
-        )
-      ) {
+        if (!SKIP_DIRS.has(e.name) && !exists(join(root, path, CONFIG_FILE))) {
+          walk(path);
+        }
+      } else if (e.isFile && GENERATED_EXT_RE.test(e.name)) {
         const line = firstLine(join(root, path));
         if (line !== undefined && HEADER_RE.test(line)) found.push(path);
       }
     }
   };
-  await walk("");
+  walk("");
   return found.sort();
 }
 
@@ -338,7 +325,7 @@ export async function tangleToDisk(
     }
   }
   const produced = new Set(result.files.map((f) => f.path));
-  for (const path of await findGeneratedFiles(root)) {
+  for (const path of findGeneratedFiles(root)) {
     if (produced.has(path)) continue;
     removeFile(join(root, path));
     report.deleted.push(path);
@@ -492,7 +479,7 @@ export async function checkProject(
     });
   }
   const produced = new Set(result.files.map((f) => f.path));
-  for (const path of await findGeneratedFiles(root)) {
+  for (const path of findGeneratedFiles(root)) {
     if (!produced.has(path)) differences.push({ path, status: "orphan" });
   }
   differences.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -45,7 +45,7 @@ describe("tangle on disk", () => {
         stat(join(p.root, "src/deep")),
         "the emptied folder is removed too",
       );
-      assert.deepEqual(await findGeneratedFiles(p.root), ["src/two.ts"]);
+      assert.deepEqual(findGeneratedFiles(p.root), ["src/two.ts"]);
     } finally {
       await p.cleanup();
     }
@@ -165,7 +165,7 @@ describe("tangle on disk", () => {
       const again = await tangleToDisk(p.root);
       assert.deepEqual(again.diagnostics, []);
       assert.deepEqual(again.written, ["gen/a.ts"]);
-      assert.deepEqual(await findGeneratedFiles(p.root), ["gen/a.ts"]);
+      assert.deepEqual(findGeneratedFiles(p.root), ["gen/a.ts"]);
     } finally {
       await p.cleanup();
     }
