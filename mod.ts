@@ -22,3 +22,9 @@
  */
 export { Client, type ClientOptions } from "./src/client.ts";
 export type { Fetch } from "./src/client.ts";
+export {
+  InvalidResponseError,
+  NetworkError,
+  type RequestDescription,
+  TimeoutError,
+} from "./src/errors.ts";

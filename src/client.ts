@@ -95,8 +95,10 @@ export interface ClientOptions {
    * `"http://localhost:8008"`. It may end with `/` or not, and may have a path:
    * `"https://example.org/matrix"` serves the API at
    * `https://example.org/matrix/_matrix/client/`.
+   *
+   * Give either this or `serverName`, not both.
    */
-  baseUrl: string | URL;
+  baseUrl?: string | URL;
   /**
    * The function used for every HTTP request. Defaults to the global `fetch`;
    * tests pass a fake one.
@@ -117,7 +119,7 @@ export interface ClientOptions {
  * ```
  */
 export class Client {
-  #baseUrl: URL;
+  #baseUrl: URL | undefined;
   #fetch: Fetch;
 
   /**
@@ -128,25 +130,28 @@ export class Client {
    * `https` URL, or has a query, a fragment, a user name or a password.
    */
   constructor(options: ClientOptions) {
-    this.#baseUrl = parseBaseUrl(options.baseUrl);
+    this.#baseUrl = options.baseUrl === undefined
+      ? undefined
+      : parseBaseUrl(options.baseUrl);
     this.#fetch = options.fetch ??
       ((input, init) => globalThis.fetch(input, init));
   }
 
   /**
    * The homeserver's base URL, in normal form (its path ends with `/`). This is
-   * a copy: changing it does not change the client.
+   * a copy: changing it does not change the client. It is `undefined` for a
+   * client created from a server name, until discovery has found the base URL.
    *
    * @example
    * ```ts
    * import { Client } from "@matrixlib/matrixlib";
    *
    * const client = new Client({ baseUrl: "https://example.org/matrix" });
-   * console.log(client.baseUrl.href); // https://example.org/matrix/
+   * console.log(client.baseUrl?.href); // https://example.org/matrix/
    * ```
    */
-  get baseUrl(): URL {
-    return new URL(this.#baseUrl);
+  get baseUrl(): URL | undefined {
+    return this.#baseUrl === undefined ? undefined : new URL(this.#baseUrl);
   }
   /**
    * Returns the URL of a client-server API endpoint: `path` resolved below
@@ -159,6 +164,8 @@ export class Client {
    * @returns A new `URL`.
    * @throws {TypeError} If `path` starts with `/`, or would lead outside
    * `/_matrix/client/` (for example with `..`).
+   * @throws {Error} If the base URL is not known yet (see
+   * {@linkcode Client.baseUrl}).
    *
    * @example
    * ```ts
@@ -174,11 +181,21 @@ export class Client {
       const fixed = JSON.stringify(path.replace(/^\/+/, ""));
       throw badPath(path, `write it without the leading "/", as ${fixed}`);
     }
-    const url = new URL(`_matrix/client/${path}`, this.#baseUrl);
-    const apiPath = new URL("_matrix/client/", this.#baseUrl).pathname;
+    const base = this.#knownBaseUrl();
+    const url = new URL(`_matrix/client/${path}`, base);
+    const apiPath = new URL("_matrix/client/", base).pathname;
     if (!url.pathname.startsWith(apiPath)) {
       throw badPath(path, `it leads outside ${apiPath}`);
     }
     return url;
+  }
+  /** The base URL; throws if discovery has not found it yet. */
+  #knownBaseUrl(): URL {
+    if (this.#baseUrl === undefined) {
+      throw new Error(
+        "The homeserver's base URL is not known yet: the client was created from a server name, and discovery has not run. Log in (or call loginMethods) first.",
+      );
+    }
+    return this.#baseUrl;
   }
 }

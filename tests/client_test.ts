@@ -25,7 +25,7 @@ describe("the base URL", () => {
     ];
     for (const baseUrl of spellings) {
       const client = new Client({ baseUrl });
-      assert.equal(client.baseUrl.href, "https://example.org/matrix/");
+      assert.equal(client.baseUrl?.href, "https://example.org/matrix/");
       assert.equal(
         client.endpoint("v3/login").href,
         "https://example.org/matrix/_matrix/client/v3/login",
@@ -43,14 +43,14 @@ describe("the base URL", () => {
     const given = new URL("https://matrix.example.org");
     const client = new Client({ baseUrl: given });
     given.hostname = "elsewhere.example";
-    assert.equal(client.baseUrl.href, "https://matrix.example.org/");
+    assert.equal(client.baseUrl?.href, "https://matrix.example.org/");
   });
   it("hands out a copy of the base URL", () => {
     const client = new Client({ baseUrl: "https://matrix.example.org" });
-    const seen = client.baseUrl;
+    const seen = client.baseUrl!;
     seen.hostname = "attacker.example";
     seen.pathname = "/elsewhere/";
-    assert.equal(client.baseUrl.href, "https://matrix.example.org/");
+    assert.equal(client.baseUrl?.href, "https://matrix.example.org/");
     assert.equal(
       client.endpoint("v3/login").href,
       "https://matrix.example.org/_matrix/client/v3/login",
@@ -58,11 +58,11 @@ describe("the base URL", () => {
   });
   it("drops an empty query or fragment", () => {
     assert.equal(
-      new Client({ baseUrl: "https://matrix.example.org/?" }).baseUrl.href,
+      new Client({ baseUrl: "https://matrix.example.org/?" }).baseUrl?.href,
       "https://matrix.example.org/",
     );
     assert.equal(
-      new Client({ baseUrl: "https://matrix.example.org/#" }).baseUrl.href,
+      new Client({ baseUrl: "https://matrix.example.org/#" }).baseUrl?.href,
       "https://matrix.example.org/",
     );
   });
