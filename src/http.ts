@@ -245,11 +245,12 @@ async function readBody(
 /**
  * Parses the body of `response` as a JSON object.
  *
- * @returns The object, or a description of what is wrong with the body.
+ * @returns `{ object }` with the parsed object, or `{ problem }` with a short
+ * description of what is wrong with the body.
  */
 export function jsonObject(
   response: HttpResponse,
-): Record<string, unknown> | { problem: string } {
+): { object: Record<string, unknown> } | { problem: string } {
   let value: unknown;
   try {
     value = JSON.parse(response.text);
@@ -265,5 +266,5 @@ export function jsonObject(
       : `a ${typeof value}`;
     return { problem: `the body is ${kind}, not a JSON object` };
   }
-  return value as Record<string, unknown>;
+  return { object: value as Record<string, unknown> };
 }
