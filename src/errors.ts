@@ -171,3 +171,47 @@ export class InvalidResponseError extends Error {
     this.problem = problem;
   }
 }
+import type { Discovery, DiscoveryOutcome } from "./discovery.ts";
+
+/**
+ * Discovery found no homeserver, so the client has nowhere to send its
+ * requests. `reason` says what happened and what the user should do.
+ *
+ * @example Show the reason on the login screen
+ * ```ts
+ * import { Client, DiscoveryError } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({ serverName: "@alice:example.org" });
+ * try {
+ *   console.log(`Logging in at ${(await client.discover()).href}`);
+ * } catch (error) {
+ *   if (!(error instanceof DiscoveryError)) throw error;
+ *   console.log(error.reason);
+ * }
+ * ```
+ */
+export class DiscoveryError extends Error {
+  /** The class name, as logs and stack traces show it. */
+  override name = "DiscoveryError";
+  /**
+   * How discovery ended: `"IGNORE"` (with no base URL), `"FAIL_PROMPT"` or
+   * `"FAIL_ERROR"`.
+   */
+  readonly outcome: DiscoveryOutcome;
+  /** One sentence for the user: what happened, and what to do next. */
+  readonly reason: string;
+  /** The server name discovery started from. */
+  readonly serverName: string;
+
+  /**
+   * Makes the error for a discovery that found no homeserver.
+   *
+   * @param discovery What discovery found.
+   */
+  constructor(discovery: Pick<Discovery, "outcome" | "reason" | "serverName">) {
+    super(`${discovery.serverName}: ${discovery.reason}`);
+    this.outcome = discovery.outcome;
+    this.reason = discovery.reason;
+    this.serverName = discovery.serverName;
+  }
+}
