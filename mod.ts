@@ -28,3 +28,13 @@ export {
   type RequestDescription,
   TimeoutError,
 } from "./src/errors.ts";
+export {
+  discover,
+  type DiscoverOptions,
+  type Discovery,
+  type DiscoveryOutcome,
+  serverNameOf,
+  validateHomeserver,
+  type Versions,
+} from "./src/discovery.ts";
+export { DiscoveryError } from "./src/errors.ts";

@@ -77,6 +77,30 @@ function badPath(path: string, problem: string): TypeError {
   const shown = JSON.stringify(path);
   return new TypeError(`Invalid endpoint path ${shown}: ${problem}`);
 }
+import { discover, discoveryStart } from "./discovery.ts";
+import { DiscoveryError } from "./errors.ts";
+import { timeoutOption } from "./http.ts";
+/**
+ * Waits for `promise`, or rejects with `signal`'s reason as soon as it
+ * aborts, whichever comes first. The promise itself goes on either way.
+ */
+function untilAborted<T>(
+  promise: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}
 
 /**
  * What a {@linkcode Client} needs to know when it is created.
@@ -104,6 +128,23 @@ export interface ClientOptions {
    * tests pass a fake one.
    */
   fetch?: Fetch;
+  /**
+   * Where discovery starts, when the base URL is not known: a server name such
+   * as `"example.org"`, or anything else {@linkcode discover} accepts (a user
+   * ID such as `"@alice:example.org"`, or a URL). The client finds the base URL
+   * when it first needs it.
+   *
+   * Give either this or `baseUrl`, not both.
+   */
+  serverName?: string;
+  /** How long each request may take, in milliseconds. Default: 30 000. */
+  timeoutMs?: number;
+  /**
+   * Whether plain `http:` may be used: a base URL found by discovery, or a
+   * redirect from `https:`. Default: `true` when `baseUrl` is an `http:` URL,
+   * `false` otherwise.
+   */
+  allowHttp?: boolean;
 }
 
 /**
@@ -121,6 +162,11 @@ export interface ClientOptions {
 export class Client {
   #baseUrl: URL | undefined;
   #fetch: Fetch;
+  #serverName: string | undefined;
+  #timeoutMs: number;
+  #allowHttp: boolean;
+  /** The discovery under way, shared by everyone waiting for the base URL. */
+  #discovery: Promise<URL> | undefined;
 
   /**
    * Creates a client for the homeserver at `options.baseUrl`.
@@ -135,6 +181,22 @@ export class Client {
       : parseBaseUrl(options.baseUrl);
     this.#fetch = options.fetch ??
       ((input, init) => globalThis.fetch(input, init));
+    if (options.baseUrl !== undefined && options.serverName !== undefined) {
+      throw new TypeError(
+        "Give the client either baseUrl or serverName, not both: baseUrl is where the homeserver is, serverName is where discovery starts to find it",
+      );
+    }
+    if (options.baseUrl === undefined && options.serverName === undefined) {
+      throw new TypeError(
+        'Give the client a baseUrl (such as "https://matrix.example.org") or a serverName to discover it from (such as "example.org")',
+      );
+    }
+    if (options.serverName !== undefined) {
+      discoveryStart(options.serverName, false);
+    }
+    this.#serverName = options.serverName;
+    this.#timeoutMs = timeoutOption(options.timeoutMs);
+    this.#allowHttp = options.allowHttp ?? this.#baseUrl?.protocol === "http:";
   }
 
   /**
@@ -197,5 +259,61 @@ export class Client {
       );
     }
     return this.#baseUrl;
+  }
+  /**
+   * The base URL: known already, or found by discovery, which runs at most once
+   * at a time. The signal stops this caller's wait, not the shared discovery.
+   *
+   * @throws {DiscoveryError} If discovery found no homeserver.
+   * @throws The reason of `signal`, if the caller aborted.
+   */
+  async #resolveBaseUrl(signal?: AbortSignal): Promise<URL> {
+    signal?.throwIfAborted();
+    if (this.#baseUrl !== undefined) return this.#baseUrl;
+    this.#discovery ??= this.#startDiscovery();
+    return await untilAborted(this.#discovery, signal);
+  }
+  /** Runs discovery, sets the base URL on success, and forgets itself. */
+  #startDiscovery(): Promise<URL> {
+    const discovery = (async () => {
+      try {
+        const found = await discover(this.#serverName!, {
+          fetch: this.#fetch,
+          timeoutMs: this.#timeoutMs,
+          allowHttp: this.#allowHttp,
+        });
+        if (found.baseUrl === undefined) throw new DiscoveryError(found);
+        this.#baseUrl = found.baseUrl;
+        return found.baseUrl;
+      } finally {
+        this.#discovery = undefined;
+      }
+    })();
+    discovery.catch(() => {});
+    return discovery;
+  }
+  /**
+   * Finds the homeserver's base URL now, rather than at the first request: for
+   * example, to show the user where they are about to log in before asking for
+   * a password. For a client created with `baseUrl`, it returns that. A
+   * successful discovery is kept; a failed one is not, so calling again tries
+   * again.
+   *
+   * @param options `signal`: aborting it stops waiting; a discovery other
+   * callers share goes on.
+   * @returns A copy of the base URL.
+   * @throws {DiscoveryError} If discovery found no homeserver.
+   * @throws The reason of `options.signal`, if the caller aborted.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ serverName: "@alice:example.org" });
+   * console.log(`Signing in to ${(await client.discover()).host}`);
+   * ```
+   */
+  async discover(options: { signal?: AbortSignal } = {}): Promise<URL> {
+    return new URL(await this.#resolveBaseUrl(options.signal));
   }
 }

@@ -54,6 +54,7 @@ export interface RequestDescription {
  * ```
  */
 export class NetworkError extends Error {
+  /** The class name, as logs and stack traces show it. */
   override name = "NetworkError";
   /** The request's method. */
   readonly method: string;
@@ -61,6 +62,8 @@ export class NetworkError extends Error {
   readonly url: string;
 
   /**
+   * Makes the error for a request that got no HTTP response.
+   *
    * @param request The request that failed.
    * @param options `cause`: what `fetch` threw.
    */
@@ -95,6 +98,7 @@ export class NetworkError extends Error {
  * ```
  */
 export class TimeoutError extends Error {
+  /** The class name, as logs and stack traces show it. */
   override name = "TimeoutError";
   /** The request's method. */
   readonly method: string;
@@ -103,7 +107,11 @@ export class TimeoutError extends Error {
   /** The timeout that ran out, in milliseconds. */
   readonly timeoutMs: number;
 
-  /** @param request The request, and the timeout it exceeded. */
+  /**
+   * Makes the error for a request that ran out of time.
+   *
+   * @param request The request, and the timeout it exceeded.
+   */
   constructor(request: RequestDescription & { timeoutMs: number }) {
     super(
       `${
@@ -131,6 +139,7 @@ export class TimeoutError extends Error {
  * ```
  */
 export class InvalidResponseError extends Error {
+  /** The class name, as logs and stack traces show it. */
   override name = "InvalidResponseError";
   /** The request's method. */
   readonly method: string;
@@ -142,6 +151,8 @@ export class InvalidResponseError extends Error {
   readonly problem: string;
 
   /**
+   * Makes the error for a response that breaks the rules.
+   *
    * @param request The request, and the status of its response.
    * @param problem What is wrong with the response.
    */
@@ -158,5 +169,49 @@ export class InvalidResponseError extends Error {
     this.url = withoutQuery(request.url);
     this.status = request.status;
     this.problem = problem;
+  }
+}
+import type { Discovery, DiscoveryOutcome } from "./discovery.ts";
+
+/**
+ * Discovery found no homeserver, so the client has nowhere to send its
+ * requests. `reason` says what happened and what the user should do.
+ *
+ * @example Show the reason on the login screen
+ * ```ts
+ * import { Client, DiscoveryError } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({ serverName: "@alice:example.org" });
+ * try {
+ *   console.log(`Logging in at ${(await client.discover()).href}`);
+ * } catch (error) {
+ *   if (!(error instanceof DiscoveryError)) throw error;
+ *   console.log(error.reason);
+ * }
+ * ```
+ */
+export class DiscoveryError extends Error {
+  /** The class name, as logs and stack traces show it. */
+  override name = "DiscoveryError";
+  /**
+   * How discovery ended: `"IGNORE"` (with no base URL), `"FAIL_PROMPT"` or
+   * `"FAIL_ERROR"`.
+   */
+  readonly outcome: DiscoveryOutcome;
+  /** One sentence for the user: what happened, and what to do next. */
+  readonly reason: string;
+  /** The server name discovery started from. */
+  readonly serverName: string;
+
+  /**
+   * Makes the error for a discovery that found no homeserver.
+   *
+   * @param discovery What discovery found.
+   */
+  constructor(discovery: Pick<Discovery, "outcome" | "reason" | "serverName">) {
+    super(`${discovery.serverName}: ${discovery.reason}`);
+    this.outcome = discovery.outcome;
+    this.reason = discovery.reason;
+    this.serverName = discovery.serverName;
   }
 }

@@ -14,6 +14,29 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export const MAX_REDIRECTS = 5;
 /** The largest response body the library reads, in bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** The longest delay `setTimeout` can wait: 2³¹ − 1 milliseconds. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * Checks a `timeoutMs` option; `undefined` means
+ * {@linkcode DEFAULT_TIMEOUT_MS}.
+ *
+ * @throws {TypeError} If it is not a positive number of milliseconds that
+ * `setTimeout` can wait for.
+ */
+export function timeoutOption(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_TIMEOUT_MS;
+  if (
+    typeof value !== "number" || !(value > 0) || !(value <= MAX_TIMEOUT_MS)
+  ) {
+    throw new TypeError(
+      `Invalid timeoutMs ${
+        String(value)
+      }: it must be a number of milliseconds above 0 and at most ${MAX_TIMEOUT_MS}`,
+    );
+  }
+  return value;
+}
 
 /** One request to send. */
 export interface HttpRequest {
@@ -245,11 +268,12 @@ async function readBody(
 /**
  * Parses the body of `response` as a JSON object.
  *
- * @returns The object, or a description of what is wrong with the body.
+ * @returns `{ object }` with the parsed object, or `{ problem }` with a short
+ * description of what is wrong with the body.
  */
 export function jsonObject(
   response: HttpResponse,
-): Record<string, unknown> | { problem: string } {
+): { object: Record<string, unknown> } | { problem: string } {
   let value: unknown;
   try {
     value = JSON.parse(response.text);
@@ -265,5 +289,5 @@ export function jsonObject(
       : `a ${typeof value}`;
     return { problem: `the body is ${kind}, not a JSON object` };
   }
-  return value as Record<string, unknown>;
+  return { object: value as Record<string, unknown> };
 }
