@@ -38,3 +38,7 @@ export {
   type Versions,
 } from "./src/discovery.ts";
 export { DiscoveryError } from "./src/errors.ts";
+export { HttpError, MatrixError } from "./src/errors.ts";
+export { type Clock, systemClock } from "./src/clock.ts";
+export type { RateLimitOptions } from "./src/client.ts";
+export type { IdentityProvider, LoginFlow } from "./src/login_flows.ts";

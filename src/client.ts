@@ -4,6 +4,14 @@
  *
  * @module
  */
+import { discover, discoveryStart } from "./discovery.ts";
+import { DiscoveryError } from "./errors.ts";
+import { timeoutOption } from "./http.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { send } from "./http.ts";
+import { readAnswer } from "./response.ts";
+import { InvalidResponseError, MatrixError } from "./errors.ts";
+import { type LoginFlow, parseLoginFlows } from "./login_flows.ts";
 
 /**
  * A function that makes HTTP requests: the global `fetch`, or anything with
@@ -77,9 +85,6 @@ function badPath(path: string, problem: string): TypeError {
   const shown = JSON.stringify(path);
   return new TypeError(`Invalid endpoint path ${shown}: ${problem}`);
 }
-import { discover, discoveryStart } from "./discovery.ts";
-import { DiscoveryError } from "./errors.ts";
-import { timeoutOption } from "./http.ts";
 /**
  * Waits for `promise`, or rejects with `signal`'s reason as soon as it
  * aborts, whichever comes first. The promise itself goes on either way.
@@ -100,6 +105,38 @@ function untilAborted<T>(
       signal.removeEventListener("abort", onAbort)
     );
   });
+}
+/** When the client retries a rate-limited request by itself. */
+export interface RateLimitOptions {
+  /** How many times one request is retried. Default: 3. */
+  maxRetries?: number;
+  /**
+   * The longest wait the client sits through, in milliseconds. A longer
+   * wait is raised as a {@linkcode MatrixError}. Default: 10000 (10 s).
+   */
+  maxWaitMs?: number;
+}
+/** One API request, as the client's methods describe it to `#call`. */
+interface Call {
+  /** The endpoint's path below `/_matrix/client/`, such as `"v3/login"`. */
+  path: string;
+  /** A JSON body to send (makes the request a POST). */
+  json?: unknown;
+  /** Extra headers. */
+  headers?: Record<string, string>;
+  /** The caller's signal. */
+  signal?: AbortSignal;
+  /** Turns a Matrix error into a hint for its message, if there is one. */
+  hint?: (error: MatrixError) => string | undefined;
+}
+
+/** What `#call` returns: the answer, and when its request started. */
+interface Answer {
+  body: Record<string, unknown>;
+  /** When the successful attempt was sent (the client's clock). */
+  startedAt: number;
+  /** The URL the request went to. */
+  url: URL;
 }
 
 /**
@@ -145,6 +182,13 @@ export interface ClientOptions {
    * `false` otherwise.
    */
   allowHttp?: boolean;
+  /** Where the client gets the time from. Defaults to the system clock. */
+  clock?: Clock;
+  /**
+   * When to retry a request that got `429 M_LIMIT_EXCEEDED`. By default the
+   * client waits and retries up to 3 times when asked to wait 10 s or less.
+   */
+  rateLimit?: RateLimitOptions;
 }
 
 /**
@@ -167,6 +211,8 @@ export class Client {
   #allowHttp: boolean;
   /** The discovery under way, shared by everyone waiting for the base URL. */
   #discovery: Promise<URL> | undefined;
+  #clock: Clock;
+  #rateLimit: Required<RateLimitOptions>;
 
   /**
    * Creates a client for the homeserver at `options.baseUrl`.
@@ -197,6 +243,11 @@ export class Client {
     this.#serverName = options.serverName;
     this.#timeoutMs = timeoutOption(options.timeoutMs);
     this.#allowHttp = options.allowHttp ?? this.#baseUrl?.protocol === "http:";
+    this.#clock = options.clock ?? systemClock;
+    this.#rateLimit = {
+      maxRetries: options.rateLimit?.maxRetries ?? 3,
+      maxWaitMs: options.rateLimit?.maxWaitMs ?? 10_000,
+    };
   }
 
   /**
@@ -315,5 +366,78 @@ export class Client {
    */
   async discover(options: { signal?: AbortSignal } = {}): Promise<URL> {
     return new URL(await this.#resolveBaseUrl(options.signal));
+  }
+  /** Sends one API request and reads its answer; retries short rate limits. */
+  async #call(call: Call): Promise<Answer> {
+    await this.#resolveBaseUrl(call.signal);
+    const url = this.endpoint(call.path);
+    const method = call.json === undefined ? "GET" : "POST";
+    for (let attempt = 0;; attempt++) {
+      const startedAt = this.#clock.now();
+      const response = await send(
+        { method, url, json: call.json, headers: call.headers },
+        {
+          fetch: this.#fetch,
+          signal: call.signal,
+          timeoutMs: this.#timeoutMs,
+          allowHttp: this.#allowHttp,
+        },
+      );
+      try {
+        const body = readAnswer(response, { method, url }, {
+          now: this.#clock.now(),
+          hint: call.hint,
+        });
+        return { body, startedAt, url };
+      } catch (error) {
+        const wait = this.#rateLimitWait(error, attempt);
+        if (wait === undefined) throw error;
+        await this.#clock.sleep(wait, call.signal);
+      }
+    }
+  }
+  /** How long to wait before retrying after `error`, or `undefined`. */
+  #rateLimitWait(error: unknown, attempt: number): number | undefined {
+    if (!(error instanceof MatrixError) || error.status !== 429) return undefined;
+    const wait = error.retryAfterMs;
+    if (wait === undefined || wait > this.#rateLimit.maxWaitMs) return undefined;
+    return attempt < this.#rateLimit.maxRetries ? wait : undefined;
+  }
+  /**
+   * Asks the homeserver which ways of logging in it offers
+   * (`GET /_matrix/client/v3/login`).
+   *
+   * @param options `signal` to cancel the request.
+   * @returns The login flows, in the server's order.
+   * @throws {MatrixError} If the server refuses; a `404 M_UNRECOGNIZED` means it
+   * offers only OAuth 2.0 login, and the message says so.
+   * @throws {InvalidResponseError} If the answer breaks the specification.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * const flows = await client.loginMethods();
+   * console.log(flows.map((flow) => flow.type));
+   * ```
+   */
+  async loginMethods(options: { signal?: AbortSignal } = {}): Promise<LoginFlow[]> {
+    const answer = await this.#call({
+      path: "v3/login",
+      signal: options.signal,
+      hint: (error) =>
+        error.status === 404 && error.errcode === "M_UNRECOGNIZED"
+          ? "This homeserver has no login API of this kind; it may offer only OAuth 2.0 login (GET /_matrix/client/v1/auth_metadata), which this library does not support yet"
+          : undefined,
+    });
+    const flows = parseLoginFlows(answer.body);
+    if ("problem" in flows) {
+      throw new InvalidResponseError(
+        { method: "GET", url: answer.url, status: 200 },
+        flows.problem,
+      );
+    }
+    return flows;
   }
 }

@@ -68,9 +68,14 @@ export class NetworkError extends Error {
    * @param options `cause`: what `fetch` threw.
    */
   constructor(request: RequestDescription, options: { cause: unknown }) {
-    const cause = options.cause instanceof Error
-      ? options.cause.message
-      : String(options.cause);
+    let innermost = options.cause;
+    while (innermost instanceof Error && innermost.cause !== undefined) {
+      innermost = innermost.cause;
+    }
+    const text = innermost instanceof Error
+      ? innermost.message
+      : String(innermost);
+    const cause = text.split(": ").at(-1) ?? text;
     super(
       `${
         describeRequest(request.method, request.url)
@@ -213,5 +218,171 @@ export class DiscoveryError extends Error {
     this.outcome = discovery.outcome;
     this.reason = discovery.reason;
     this.serverName = discovery.serverName;
+  }
+}
+/**
+ * The homeserver refused the request with a Matrix error: an HTTP error status
+ * and a JSON body with an `errcode`.
+ *
+ * @example Tell a wrong password from other errors
+ * ```ts
+ * import { MatrixError } from "@matrixlib/matrixlib";
+ *
+ * function explain(error: unknown): string {
+ *   if (error instanceof MatrixError && error.errcode === "M_FORBIDDEN") {
+ *     return "Wrong user name or password.";
+ *   }
+ *   return String(error);
+ * }
+ * ```
+ */
+export class MatrixError extends Error {
+  /** The error's name: always `"MatrixError"`. */
+  override name = "MatrixError";
+  /** The request's method. */
+  readonly method: string;
+  /** The request's URL, without its query. */
+  readonly url: string;
+  /** The HTTP status, such as 403. */
+  readonly status: number;
+  /** The Matrix error code, such as `"M_FORBIDDEN"`. */
+  readonly errcode: string;
+  /** The server's human-readable message, if it sent one. */
+  readonly error: string | undefined;
+  /**
+   * The body's `soft_logout`: `true` when the session ended but the device and
+   * its data may be kept (see chapter 4). `false` when absent, as the
+   * specification says.
+   */
+  readonly softLogout: boolean;
+  /**
+   * How long the server asked the client to wait before trying again, in
+   * milliseconds: from the `Retry-After` header if present, else from the
+   * body's `retry_after_ms`; `undefined` if the server did not say.
+   */
+  readonly retryAfterMs: number | undefined;
+  /** The whole error body, for fields this class does not name. */
+  readonly body: Readonly<Record<string, unknown>>;
+
+  /**
+   * Creates the error.
+   *
+   * @param request The request and its response's status.
+   * @param details The error body (its `errcode` must be a string), the
+   * retry delay, and an optional hint that is added to the message.
+   */
+  constructor(
+    request: RequestDescription & { status: number },
+    details: {
+      body: Record<string, unknown>;
+      retryAfterMs?: number;
+      hint?: string;
+    },
+  ) {
+    const { body } = details;
+    const text = typeof body.error === "string" ? body.error : undefined;
+    const fields = {
+      method: request.method,
+      url: request.url,
+      status: request.status,
+      errcode: String(body.errcode),
+      error: text,
+      softLogout: body.soft_logout === true,
+      retryAfterMs: details.retryAfterMs,
+      body,
+    };
+    let message = `${
+      describeRequest(request.method, request.url)
+    }: ${request.status} ${fields.errcode}`;
+    if (text !== undefined) message += `: ${shorten(text)}`;
+    if (details.retryAfterMs !== undefined) {
+      message += ` (try again in ${formatDuration(details.retryAfterMs)})`;
+    }
+    if (details.hint !== undefined) message += `. ${details.hint}`;
+    super(message);
+    this.method = fields.method;
+    this.url = withoutQuery(fields.url);
+    this.status = fields.status;
+    this.errcode = fields.errcode;
+    this.error = fields.error;
+    this.softLogout = fields.softLogout;
+    this.retryAfterMs = fields.retryAfterMs;
+    this.body = fields.body;
+  }
+}
+/** Cuts `text` to one line of at most 200 characters. */
+function shorten(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+
+/**
+ * Writes a delay in milliseconds for people: `"0.5 s"`, `"42 s"`, `"30 min"`,
+ * `"2 h 5 min"`.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./errors.ts";
+ *
+ * console.log(formatDuration(1_800_000)); // 30 min
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  if (ms < 10_000) return `${Math.round(ms / 100) / 10} s`;
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 60) return `${minutes} min`;
+  const rest = minutes % 60;
+  return `${Math.floor(minutes / 60)} h${rest === 0 ? "" : ` ${rest} min`}`;
+}
+/**
+ * An HTTP error status whose body is not a Matrix error (no `errcode`): most
+ * often a proxy or load balancer answering instead of the homeserver. It says
+ * nothing about the session: a `401` of this kind is not a logout.
+ *
+ * @example
+ * ```ts
+ * import { HttpError } from "@matrixlib/matrixlib";
+ *
+ * const error = new HttpError({
+ *   method: "GET",
+ *   url: "https://example.org/_matrix/client/v3/login",
+ *   status: 502,
+ *   contentType: "text/html",
+ * });
+ * console.log(error.status); // 502
+ * ```
+ */
+export class HttpError extends Error {
+  /** The error's name: always `"HttpError"`. */
+  override name = "HttpError";
+  /** The request's method. */
+  readonly method: string;
+  /** The request's URL, without its query. */
+  readonly url: string;
+  /** The HTTP status. */
+  readonly status: number;
+  /** The response's `Content-Type`, if any. */
+  readonly contentType: string | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param response The request, the status and content type it got.
+   */
+  constructor(
+    response: RequestDescription & { status: number; contentType?: string },
+  ) {
+    super(
+      `${
+        describeRequest(response.method, response.url)
+      }: HTTP ${response.status} without a Matrix error (${
+        response.contentType ?? "no content type"
+      }); a proxy or load balancer may have answered instead of the homeserver`,
+    );
+    this.method = response.method;
+    this.url = withoutQuery(response.url);
+    this.status = response.status;
+    this.contentType = response.contentType;
   }
 }
