@@ -42,3 +42,13 @@ export { HttpError, MatrixError } from "./src/errors.ts";
 export { type Clock, systemClock } from "./src/clock.ts";
 export type { RateLimitOptions } from "./src/client.ts";
 export type { IdentityProvider, LoginFlow } from "./src/login_flows.ts";
+export {
+  type JsonValue,
+  MemoryStorage,
+  type Storage,
+  StorageError,
+} from "./src/storage.ts";
+export type { SessionChange, SessionState } from "./src/client.ts";
+export { identifierJson, type LoginIdentifier } from "./src/identifiers.ts";
+export type { LoginOptions, LoginResult } from "./src/client.ts";
+export { AlreadyLoggedInError } from "./src/errors.ts";

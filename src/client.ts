@@ -12,6 +12,18 @@ import { send } from "./http.ts";
 import { readAnswer } from "./response.ts";
 import { InvalidResponseError, MatrixError } from "./errors.ts";
 import { type LoginFlow, parseLoginFlows } from "./login_flows.ts";
+import { MemoryStorage, type Storage } from "./storage.ts";
+import {
+  DEVICE_KEY,
+  readStoredSession,
+  SESSION_KEY,
+  type StoredSession,
+} from "./session.ts";
+import { identifierJson, type LoginIdentifier } from "./identifiers.ts";
+import { AlreadyLoggedInError } from "./errors.ts";
+import { parseLoginAnswer } from "./session.ts";
+import { validateHomeserver } from "./discovery.ts";
+import { isObject } from "./login_flows.ts";
 
 /**
  * A function that makes HTTP requests: the global `fetch`, or anything with
@@ -138,6 +150,98 @@ interface Answer {
   /** The URL the request went to. */
   url: URL;
 }
+/**
+ * The states of a client's session.
+ *
+ * @example
+ * ```ts
+ * import type { SessionState } from "@matrixlib/matrixlib";
+ *
+ * const state: SessionState = "logged_in";
+ * ```
+ */
+export type SessionState = "logged_in" | "logged_out";
+
+/**
+ * What the client tells `onSessionChange`: the new state, and who is logged in.
+ * It never contains a token.
+ *
+ * @example
+ * ```ts
+ * import { Client, type SessionChange } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({
+ *   baseUrl: "https://matrix.example.org",
+ *   onSessionChange(change: SessionChange) {
+ *     console.log(change.state, change.userId);
+ *   },
+ * });
+ * ```
+ */
+export interface SessionChange {
+  /** The new state. */
+  state: SessionState;
+  /** The logged-in user, when there is one. */
+  userId?: string;
+  /** The session's device, when there is one. */
+  deviceId?: string;
+}
+/**
+ * Options of a login.
+ *
+ * @example
+ * ```ts
+ * import type { LoginOptions } from "@matrixlib/matrixlib";
+ *
+ * const options: LoginOptions = {
+ *   initialDeviceDisplayName: "Alice's laptop",
+ *   signal: AbortSignal.timeout(60_000),
+ * };
+ * ```
+ */
+export interface LoginOptions {
+  /**
+   * The device to log in as. Defaults to the device ID the client stored
+   * after its last login, if any, so that the same device is reused.
+   */
+  deviceId?: string;
+  /** A name for a new device, shown in the user's device list. */
+  initialDeviceDisplayName?: string;
+  /**
+   * More fields for the login request, for extensions. They cannot replace
+   * the fields the library sets.
+   */
+  extra?: Record<string, unknown>;
+  /** Cancels the login. */
+  signal?: AbortSignal;
+}
+/**
+ * The outcome of a login. It never contains a token.
+ *
+ * @example
+ * ```ts
+ * import type { LoginResult } from "@matrixlib/matrixlib";
+ *
+ * function greet(result: LoginResult): string {
+ *   return `Logged in as ${result.userId} on device ${result.deviceId}`;
+ * }
+ * ```
+ */
+export interface LoginResult {
+  /** The user's full Matrix ID. */
+  userId: string;
+  /** The session's device ID. */
+  deviceId: string;
+  /** The base URL the session belongs to (after any `well_known` advice). */
+  homeserver: URL;
+  /** When the access token expires (ms since the epoch), if it does. */
+  expiresAt?: number;
+  /**
+   * Why the login response's `well_known` advice was not followed, when it
+   * was given and not followed.
+   */
+  wellKnownIgnored?: string;
+}
 
 /**
  * What a {@linkcode Client} needs to know when it is created.
@@ -189,6 +293,16 @@ export interface ClientOptions {
    * client waits and retries up to 3 times when asked to wait 10 s or less.
    */
   rateLimit?: RateLimitOptions;
+  /**
+   * Where the session is kept between runs. Defaults to a
+   * {@linkcode MemoryStorage}, which forgets it when the program ends.
+   */
+  storage?: Storage;
+  /**
+   * Called after every change of the session's state: after a login, after
+   * restoring a stored session, and (chapter 5) after a logout.
+   */
+  onSessionChange?: (change: SessionChange) => void;
 }
 
 /**
@@ -213,6 +327,10 @@ export class Client {
   #discovery: Promise<URL> | undefined;
   #clock: Clock;
   #rateLimit: Required<RateLimitOptions>;
+  #storage: Storage;
+  #onSessionChange: ((change: SessionChange) => void) | undefined;
+  #session: StoredSession | undefined;
+  #loggingIn = false;
 
   /**
    * Creates a client for the homeserver at `options.baseUrl`.
@@ -248,6 +366,8 @@ export class Client {
       maxRetries: options.rateLimit?.maxRetries ?? 3,
       maxWaitMs: options.rateLimit?.maxWaitMs ?? 10_000,
     };
+    this.#storage = options.storage ?? new MemoryStorage();
+    this.#onSessionChange = options.onSessionChange;
   }
 
   /**
@@ -439,5 +559,245 @@ export class Client {
       );
     }
     return flows;
+  }
+  /** Tells the application about a new state; its errors do not reach us. */
+  #notify(change: SessionChange): void {
+    try {
+      this.#onSessionChange?.(change);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+  /**
+   * The logged-in user's ID, such as `"@alice:example.org"`, or `undefined`
+   * when not logged in.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * console.log(client.userId); // undefined
+   * ```
+   */
+  get userId(): string | undefined {
+    return this.#session?.userId;
+  }
+
+  /**
+   * The session's device ID, or `undefined` when not logged in.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * console.log(client.deviceId); // undefined
+   * ```
+   */
+  get deviceId(): string | undefined {
+    return this.#session?.deviceId;
+  }
+  /**
+   * Loads the stored session, if there is one, so that the client is logged in
+   * again after a restart.
+   *
+   * @returns The user and device IDs of the stored session, or `undefined` if
+   * none is stored.
+   * @throws {StorageError} If the storage fails or holds a damaged session
+   * (which is left untouched).
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * const session = await client.restore();
+   * console.log(session === undefined ? "please log in" : session.userId);
+   * ```
+   */
+  async restore(): Promise<{ userId: string; deviceId: string } | undefined> {
+    const session = readStoredSession(await this.#storage.get(SESSION_KEY));
+    if (session === undefined) return undefined;
+    this.#baseUrl = parseBaseUrl(session.homeserver);
+    this.#session = session;
+    const { userId, deviceId } = session;
+    this.#notify({ state: "logged_in", userId, deviceId });
+    return { userId, deviceId };
+  }
+  /**
+   * Logs in with a password (`m.login.password`) and stores the session.
+   *
+   * @param identifier Who: a user ID or localpart, `{ email }`,
+   * `{ phone, country }`, or a raw identifier object.
+   * @param password The password. It is sent in the request body, and nowhere
+   * else.
+   * @param options Device ID, device name, extra fields, and a signal.
+   * @throws {AlreadyLoggedInError} If the client (or its storage) holds a
+   * session already.
+   * @throws {MatrixError} If the server refuses: `403 M_FORBIDDEN` for a wrong
+   * password or an unknown email address.
+   * @throws {InvalidResponseError} If the answer breaks the specification.
+   * @throws {StorageError} If the session could not be stored (the server-side
+   * session is then logged out again).
+   * @throws {TypeError} For a malformed identifier or options.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * const result = await client.loginWithPassword("alice", "secret", {
+   *   initialDeviceDisplayName: "matrixlib example",
+   * });
+   * console.log(result.userId, result.deviceId);
+   * ```
+   */
+  async loginWithPassword(
+    identifier: LoginIdentifier,
+    password: string,
+    options: LoginOptions = {},
+  ): Promise<LoginResult> {
+    if (typeof password !== "string" || password === "") {
+      throw new TypeError("The password is empty");
+    }
+    return await this.#logIn({
+      type: "m.login.password",
+      identifier: identifierJson(identifier),
+      password,
+    }, options);
+  }
+  /** Sends a login request with `fields` and stores the session it gives. */
+  async #logIn(
+    fields: Record<string, unknown>,
+    options: LoginOptions,
+  ): Promise<LoginResult> {
+    if (this.#loggingIn) {
+      throw new AlreadyLoggedInError({ pending: true });
+    }
+    this.#loggingIn = true;
+    try {
+      const stored = this.#session ??
+        readStoredSession(await this.#storage.get(SESSION_KEY));
+      if (stored !== undefined) {
+        throw new AlreadyLoggedInError({
+          userId: stored.userId,
+          deviceId: stored.deviceId,
+        });
+      }
+      const storedDevice = await this.#storage.get(DEVICE_KEY);
+      const deviceId = options.deviceId ??
+        (typeof storedDevice === "string" ? storedDevice : undefined);
+      const body: Record<string, unknown> = { ...options.extra, ...fields };
+      const clash = Object.keys(options.extra ?? {}).find((key) =>
+        key in fields || key === "refresh_token" || key === "device_id" ||
+        key === "initial_device_display_name"
+      );
+      if (clash !== undefined) {
+        throw new TypeError(
+          `The extra login field "${clash}" is set by the library; use the option for it instead`,
+        );
+      }
+      body.refresh_token = true;
+      if (deviceId !== undefined) body.device_id = deviceId;
+      if (options.initialDeviceDisplayName !== undefined) {
+        body.initial_device_display_name = options.initialDeviceDisplayName;
+      }
+      const answer = await this.#call({
+        path: "v3/login",
+        json: body,
+        signal: options.signal,
+      });
+      const parsed = parseLoginAnswer(answer.body);
+      if ("problem" in parsed) {
+        throw new InvalidResponseError(
+          { method: "POST", url: answer.url, status: 200 },
+          parsed.problem,
+        );
+      }
+      const expiresAt = parsed.expiresInMs === undefined
+        ? undefined
+        : answer.startedAt + parsed.expiresInMs;
+      let homeserver = this.#knownBaseUrl();
+      let wellKnownIgnored: string | undefined;
+      if (parsed.wellKnown !== undefined) {
+        const advice = await this.#followWellKnown(parsed.wellKnown, options.signal);
+        if ("problem" in advice) wellKnownIgnored = advice.problem;
+        else homeserver = advice.baseUrl;
+      }
+      const session: StoredSession = {
+        homeserver: homeserver.href,
+        userId: parsed.userId,
+        deviceId: parsed.deviceId,
+        accessToken: parsed.accessToken,
+      };
+      if (parsed.refreshToken !== undefined) {
+        session.refreshToken = parsed.refreshToken;
+      }
+      if (expiresAt !== undefined) session.expiresAt = expiresAt;
+      try {
+        await this.#storage.set(DEVICE_KEY, session.deviceId);
+        await this.#storage.set(SESSION_KEY, { ...session });
+      } catch (error) {
+        await this.#abandon(session);
+        throw error;
+      }
+      this.#session = session;
+      this.#baseUrl = homeserver;
+      this.#notify({
+        state: "logged_in",
+        userId: session.userId,
+        deviceId: session.deviceId,
+      });
+      const result: LoginResult = {
+        userId: session.userId,
+        deviceId: session.deviceId,
+        homeserver: new URL(homeserver),
+      };
+      if (expiresAt !== undefined) result.expiresAt = expiresAt;
+      if (wellKnownIgnored !== undefined) result.wellKnownIgnored = wellKnownIgnored;
+      return result;
+    } finally {
+      this.#loggingIn = false;
+    }
+  }
+  /** Checks a login answer's `well_known`; returns the base URL to use. */
+  async #followWellKnown(
+    wellKnown: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<{ baseUrl: URL } | { problem: string }> {
+    const homeserver = isObject(wellKnown) ? wellKnown["m.homeserver"] : undefined;
+    if (!isObject(homeserver)) {
+      return { problem: `"well_known" has no "m.homeserver" object` };
+    }
+    const checked = await validateHomeserver(homeserver.base_url, {
+      fetch: this.#fetch,
+      signal,
+      timeoutMs: this.#timeoutMs,
+      allowHttp: this.#allowHttp,
+    });
+    if ("problem" in checked) {
+      return { problem: `its base URL was not usable: ${checked.problem}` };
+    }
+    return { baseUrl: checked.baseUrl };
+  }
+  /** Logs out a session that could not be stored, ignoring any failure. */
+  async #abandon(session: StoredSession): Promise<void> {
+    try {
+      await send({
+        method: "POST",
+        url: new URL("_matrix/client/v3/logout", session.homeserver),
+        json: {},
+        headers: { Authorization: `Bearer ${session.accessToken}` },
+      }, {
+        fetch: this.#fetch,
+        timeoutMs: this.#timeoutMs,
+        allowHttp: this.#allowHttp,
+      });
+    } catch {
+      // The storage error is what the caller needs to hear about.
+    }
   }
 }

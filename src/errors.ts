@@ -386,3 +386,44 @@ export class HttpError extends Error {
     this.contentType = response.contentType;
   }
 }
+/**
+ * A login was refused because the client already holds a session (or is in
+ * the middle of a login).
+ *
+ * @example
+ * ```ts
+ * import { AlreadyLoggedInError } from "@matrixlib/matrixlib";
+ *
+ * const error = new AlreadyLoggedInError({
+ *   userId: "@alice:example.org",
+ *   deviceId: "ABCDEF",
+ * });
+ * console.log(error.userId); // @alice:example.org
+ * ```
+ */
+export class AlreadyLoggedInError extends Error {
+  /** The error's name: always `"AlreadyLoggedInError"`. */
+  override name = "AlreadyLoggedInError";
+  /** Who is logged in; `undefined` while a login is still in progress. */
+  readonly userId: string | undefined;
+  /** The session's device; `undefined` while a login is in progress. */
+  readonly deviceId: string | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param session Who is logged in, or `{ pending: true }` when another
+   * login is in progress.
+   */
+  constructor(
+    session: { userId: string; deviceId: string } | { pending: true },
+  ) {
+    super(
+      "pending" in session
+        ? "Another login is already in progress on this client; wait for it to finish"
+        : `Already logged in as ${session.userId} (device ${session.deviceId}); log out first, or use a client with another storage`,
+    );
+    this.userId = "pending" in session ? undefined : session.userId;
+    this.deviceId = "pending" in session ? undefined : session.deviceId;
+  }
+}
