@@ -333,11 +333,16 @@ export class Client {
   #loggingIn = false;
 
   /**
-   * Creates a client for the homeserver at `options.baseUrl`.
+   * Creates a client for the homeserver at `options.baseUrl`, or for the
+   * server named by `options.serverName` (chapter 1), whose base URL it
+   * discovers when it first needs it. Sends no request.
    *
-   * @param options Where the homeserver is, and how to reach it.
+   * @param options Where the homeserver is, how to reach it, and where to
+   * keep the session.
    * @throws {TypeError} If `options.baseUrl` is not an absolute `http` or
-   * `https` URL, or has a query, a fragment, a user name or a password.
+   * `https` URL, or has a query, a fragment, a user name or a password; if
+   * both or neither of `baseUrl` and `serverName` are given; or if another
+   * option is malformed.
    */
   constructor(options: ClientOptions) {
     this.#baseUrl = options.baseUrl === undefined
@@ -426,7 +431,7 @@ export class Client {
   #knownBaseUrl(): URL {
     if (this.#baseUrl === undefined) {
       throw new Error(
-        "The homeserver's base URL is not known yet: the client was created from a server name, and discovery has not run. Log in (or call loginMethods) first.",
+        "The homeserver's base URL is not known yet: the client was created from a server name, and discovery has not run. Call discover() (or log in) first.",
       );
     }
     return this.#baseUrl;
