@@ -893,7 +893,7 @@ async function readJsonObject(
   request: Request,
   max: number,
 ): Promise<Record<string, unknown>> {
-  const chunks: Uint8Array[] = [];
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   if (request.body) {
     const reader = request.body.getReader();
@@ -908,12 +908,7 @@ async function readJsonObject(
       chunks.push(value);
     }
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await new Blob(chunks).arrayBuffer();
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
