@@ -868,7 +868,11 @@ const CORS: Record<string, string> = {
   "Access-Control-Expose-Headers": "Synapse-Trace-Id, Server",
 };
 
-function jsonResponse(
+/**
+ * A JSON answer with the headers every answer of this server carries (CORS,
+ * no caching), for modules that answer beside it, such as `citadel.ts`.
+ */
+export function jsonResponse(
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
