@@ -41,6 +41,8 @@
  * only `phone` gets `400 M_MISSING_PARAM` "Missing JSON keys." from Synapse).
  * This server follows the specification and also accepts `number`.
  *
+ * `citadel.ts` wraps this server to speak Thales Citadel's dialect.
+ *
  * @module
  */
 
