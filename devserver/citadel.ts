@@ -33,12 +33,13 @@
  *   `HOST` is a host and, when not the default, a port, such as
  *   `"localhost:8008"`: no scheme, no path. Citadel's script calls
  *   `https://${domain}`; a development client must be told to use
- *   `http://${domain}` instead (an explicit option, never a guess: production
- *   Citadel is https only). By default every email domain of a known user
+ *   `http://${domain}` instead (an explicit option, never a guess: the guide's
+ *   script always uses https). By default every email domain of a known user
  *   maps to this server's host and port (`portalDomains` replaces that). The
  *   portal answers by domain, whether or not the address has an account.
- *   Real Citadel runs the portal on its own host (`join.citadel.team`); here
- *   it shares the homeserver's, at {@linkcode CitadelHomeserver.portalUrl}.
+ *   Real Citadel runs the portal on its own host (the guide names
+ *   `join.citadel.team` and `join.thales.team`); here it shares the
+ *   homeserver's, at {@linkcode CitadelHomeserver.portalUrl}.
  * - `POST /_matrix/client/r1/login`: a password login with the
  *   `m.id.thirdparty` email identifier, as the guide's script sends it
  *   (top-level `medium: "email"`, `mfa_creds`, `initial_device_display_name`,
