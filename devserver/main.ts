@@ -3,8 +3,11 @@
  * port, for the book's examples:
  *
  * ```console
- * deno run --allow-net devserver/main.ts [--port 8008] [--user alice:secret]
+ * deno run --allow-net devserver/main.ts [--port 8008] [--user alice:secret] [--citadel]
  * ```
+ *
+ * With `--citadel` it speaks Thales Citadel's dialect (`devserver/citadel.ts`)
+ * and prints the URL of its portal.
  *
  * It prints its URL and its users (never their passwords), then one line per
  * request: method, path, status and Matrix error code. No token, password or
@@ -16,9 +19,11 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import {
   createHomeserver,
+  type Homeserver,
   type HomeserverOptions,
   type UserSpec,
 } from "./server.ts";
+import { type CitadelHomeserver, createCitadelHomeserver } from "./citadel.ts";
 
 const HELP = `Usage: deno run --allow-net devserver/main.ts [options]
 
@@ -37,6 +42,11 @@ Options:
   --refresh-token-lifetime MS  refresh tokens expire after MS milliseconds
                                (default: never)
   --rate-limit                 limit failed logins per user, as Synapse does
+  --citadel                    Thales Citadel dialect: email login at r1/login,
+                               v2_alpha/tokenrefresh, 401 M_EXPIRED_TOKEN, at
+                               most 5 devices; users are LOCALPART@example.org.
+                               Its portal URL, printed at start, is
+                               http://localhost:PORT/api/get_domain?email=EMAIL
   --seed N                     deterministic tokens and device IDs
   --help                       show this help
 `;
@@ -65,6 +75,7 @@ try {
       "access-token-lifetime": { type: "string" },
       "refresh-token-lifetime": { type: "string" },
       "rate-limit": { type: "boolean" },
+      citadel: { type: "boolean" },
       seed: { type: "string" },
       help: { type: "boolean" },
     },
@@ -95,6 +106,14 @@ if (users.length === 0) {
   });
 }
 
+const citadel = values.citadel === true;
+if (citadel) {
+  // Citadel logs in by email only: every user gets an address to log in with.
+  for (const user of users) {
+    user.emails ??= [`${user.localpart.toLowerCase()}@example.org`];
+  }
+}
+
 const options: HomeserverOptions = {
   serverName: `localhost:${port}`,
   baseUrl: `http://localhost:${port}/`,
@@ -115,9 +134,11 @@ const options: HomeserverOptions = {
     homeserver.clearLog(); // printed; a long run keeps no history
   },
 };
-let hs;
+let hs: Homeserver;
+let citadelServer: CitadelHomeserver | undefined;
 try {
-  hs = createHomeserver(options);
+  if (citadel) hs = citadelServer = createCitadelHomeserver(options);
+  else hs = createHomeserver(options);
 } catch (error) {
   fail((error as Error).message);
 }
@@ -146,7 +167,14 @@ console.log(
   `Development homeserver at ${homeserver.baseUrl} (server name ${homeserver.serverName})`,
 );
 console.log(`Users: ${homeserver.userIds().join(", ")}`);
-if (options.accessTokenLifetimeMs !== undefined) {
+if (citadelServer !== undefined) {
+  console.log(
+    `Thales Citadel dialect: portal at ${citadelServer.portalUrl}/api/get_domain?email=EMAIL (users log in by email at /_matrix/client/r1/login)`,
+  );
+  console.log(
+    `Access tokens expire after ${citadelServer.accessTokenLifetimeMs} ms; at most ${citadelServer.maxDevices} devices per account`,
+  );
+} else if (options.accessTokenLifetimeMs !== undefined) {
   console.log(
     `Access tokens expire after ${options.accessTokenLifetimeMs} ms (with refresh tokens)`,
   );

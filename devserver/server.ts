@@ -41,6 +41,8 @@
  * only `phone` gets `400 M_MISSING_PARAM` "Missing JSON keys." from Synapse).
  * This server follows the specification and also accepts `number`.
  *
+ * `citadel.ts` wraps this server to speak Thales Citadel's dialect.
+ *
  * @module
  */
 
@@ -868,7 +870,11 @@ const CORS: Record<string, string> = {
   "Access-Control-Expose-Headers": "Synapse-Trace-Id, Server",
 };
 
-function jsonResponse(
+/**
+ * A JSON answer with the headers every answer of this server carries (CORS,
+ * no caching), for modules that answer beside it, such as `citadel.ts`.
+ */
+export function jsonResponse(
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
