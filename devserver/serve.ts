@@ -17,8 +17,8 @@ import {
   type HomeserverOptions,
 } from "./server.ts";
 
-/** What {@linkcode serveHomeserver} can be told, besides the server's own options. */
-export interface ServeOptions extends HomeserverOptions {
+/** Where to listen, for {@linkcode serveHomeserver}. */
+export interface ListenOptions {
   /** The address to listen on. Default: `"127.0.0.1"`. */
   hostname?: string;
   /** The port. Default: 0, a free port chosen by the system. */
@@ -30,10 +30,18 @@ export interface ServeOptions extends HomeserverOptions {
   urlHost?: string;
 }
 
+/**
+ * What {@linkcode serveHomeserver} can be told: where to listen, and the
+ * options of the homeserver it creates (`O`).
+ */
+export type ServeOptions<O extends HomeserverOptions = HomeserverOptions> =
+  & ListenOptions
+  & O;
+
 /** A homeserver listening on a port. */
-export interface ServedHomeserver {
+export interface ServedHomeserver<H extends Homeserver = Homeserver> {
   /** The homeserver: its log, users and devices. */
-  homeserver: Homeserver;
+  homeserver: H;
   /** The port it listens on. */
   port: number;
   /** Its base URL without the final `/`, such as `"http://127.0.0.1:40123"`. */
@@ -48,12 +56,21 @@ export interface ServedHomeserver {
  * `http://{urlHost}:{port}/` in `.well-known` and in login answers, so that a
  * client following `well_known` stays on this server; unless
  * `options.serverName` is given, the server name is `{urlHost}:{port}`.
+ *
+ * `create` makes the homeserver from its options; by default
+ * `createHomeserver`. Pass `createCitadelHomeserver` (from `citadel.ts`)
+ * for a server in the Citadel dialect.
  */
-export async function serveHomeserver(
-  options: ServeOptions = {},
-): Promise<ServedHomeserver> {
+export async function serveHomeserver<
+  // deno-lint-ignore no-explicit-any
+  C extends (options: any) => Homeserver = typeof createHomeserver,
+>(
+  options: ServeOptions<NonNullable<Parameters<C>[0]>> = {},
+  create?: C,
+): Promise<ServedHomeserver<ReturnType<C>>> {
+  const make = create ?? createHomeserver;
   const { hostname = "127.0.0.1", port = 0, urlHost, ...rest } = options;
-  let homeserver: Homeserver | undefined;
+  let homeserver: ReturnType<C> | undefined;
   const server = Deno.serve(
     { hostname, port, onListen() {} },
     (request) => homeserver!.handler(request),
@@ -62,11 +79,11 @@ export async function serveHomeserver(
   const host = urlHost ?? hostname;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
   try {
-    homeserver = createHomeserver({
+    homeserver = make({
       serverName: `${host}:${actualPort}`,
       baseUrl: `${url}/`,
       ...rest,
-    });
+    }) as ReturnType<C>;
   } catch (error) {
     await server.shutdown();
     throw error;
