@@ -10,6 +10,7 @@
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { main as lit } from "./lit/main.ts";
 import {
@@ -43,10 +44,7 @@ Exit status: 0 when every step passed, 1 when one failed, 2 for a wrong
 command line, 130 when interrupted.`;
 
 /** The project root: the folder above scripts/. */
-const ROOT = new URL("..", import.meta.url).pathname.replace(
-  /^\/([A-Za-z]:)/,
-  "$1",
-);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** What {@linkcode main} can be given besides the command line. */
 export interface StartOptions {
