@@ -1,0 +1,152 @@
+/**
+ * The guided tour's steps: one or more per chapter, in book order. A chapter
+ * joins the tour by adding its step here; a chapter listed in `lit.json`
+ * without an example yet goes in {@linkcode NO_EXAMPLE_YET} with the reason.
+ * `checkTour` (in `book.ts`, run by the tests and before every tour) fails
+ * loudly when a chapter or an example under `examples/` is left out.
+ *
+ * @module
+ */
+
+/** What a step knows about the running tour. */
+export interface TourContext {
+  /** The development homeserver's base URL, such as `http://127.0.0.1:40123`. */
+  url: string;
+  /** Its host and port, as `--allow-net` wants them: `127.0.0.1:40123`. */
+  host: string;
+  /** The tour's user's localpart: `alice`. */
+  localpart: string;
+  /** Its full user ID, such as `@alice:127.0.0.1:40123`. */
+  userId: string;
+  /** Its password: a secret, only ever given through the environment. */
+  password: string;
+  /** How long an access token lives (with refresh tokens), in milliseconds. */
+  accessTokenLifetimeMs: number;
+  /** The tour's scratch directory, removed when the tour ends. */
+  dir: string;
+  /** The session file the examples share, inside `dir`. */
+  sessionFile: string;
+  /** The device IDs the server holds tokens for, for the user. */
+  devices(): string[];
+}
+
+/** One answered request, as the server's log has it (no secrets). */
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  status: number;
+  errcode?: string;
+}
+
+/** One step of the tour: an example run as a reader would run it. */
+export interface TourStep {
+  /** The chapter, exactly as `lit.json` lists it. */
+  chapter: string;
+  /** The example it runs, project-relative: `examples/discover.ts`. */
+  example: string;
+  /** What the step shows, in one sentence. */
+  shows: string;
+  /**
+   * Chapters whose steps must run first, because this one builds on what
+   * they leave behind (a saved session, say). `--only` runs them too.
+   */
+  needs?: string[];
+  /** Deno's permission flags, as narrow as the example allows. */
+  permissions(tour: TourContext): string[];
+  /** The example's arguments. */
+  args(tour: TourContext): string[];
+  /**
+   * Environment variables holding secrets. The command shows their names
+   * only, as `NAME=…`, and the tour fails if a value ever appears in output.
+   */
+  secretEnv?(tour: TourContext): Record<string, string>;
+  /**
+   * Checks what the example left behind, beyond its exit status; returns
+   * what is wrong, or `undefined`.
+   */
+  check?(tour: TourContext): Promise<string | undefined>;
+  /** One more sentence for "what just happened", after the request count. */
+  explain?(tour: TourContext, requests: LoggedRequest[]): string | undefined;
+}
+
+/** A chapter in `lit.json` that the tour has nothing to run for yet. */
+export interface NoExampleYet {
+  /** The chapter, exactly as `lit.json` lists it. */
+  chapter: string;
+  /** Why, in a few words; printed by the tour and by `--list`. */
+  reason: string;
+}
+
+/** The tour, in book order. */
+export const TOUR: TourStep[] = [
+  {
+    chapter: "chapters/00_introduction.md",
+    example: "examples/endpoint_url.ts",
+    shows: "an endpoint's path becomes a URL below the homeserver's base URL",
+    permissions: () => [],
+    args: (tour) => [tour.url, "v3/login"],
+    explain: () => "The URL is computed, not fetched: no permission needed.",
+  },
+  {
+    chapter: "chapters/01_discovery.md",
+    example: "examples/discover.ts",
+    shows:
+      "server discovery: .well-known names the homeserver, /versions confirms it",
+    permissions: (tour) => [`--allow-net=${tour.host}`],
+    args: (tour) => [tour.url],
+  },
+  {
+    chapter: "chapters/02_login_methods.md",
+    example: "examples/login_methods.ts",
+    shows: "the homeserver lists the ways to log in that it accepts",
+    permissions: (tour) => [`--allow-net=${tour.host}`],
+    args: (tour) => ["--homeserver", tour.url],
+  },
+  {
+    chapter: "chapters/03_password_login.md",
+    example: "examples/login.ts",
+    shows:
+      "a password login; the session is saved to a file the next chapters use",
+    permissions: (tour) => [
+      `--allow-net=${tour.host}`,
+      "--allow-env=MATRIX_PASSWORD",
+      `--allow-read=${tour.dir}`,
+      `--allow-write=${tour.dir}`,
+    ],
+    args: (tour) => [
+      tour.localpart,
+      "--homeserver",
+      tour.url,
+      "--session",
+      tour.sessionFile,
+    ],
+    secretEnv: (tour) => ({ MATRIX_PASSWORD: tour.password }),
+    async check(tour) {
+      const devices = tour.devices();
+      if (devices.length !== 1) {
+        return `the server should hold tokens for 1 device of ${tour.userId}, but holds them for ${devices.length}`;
+      }
+      let mode: number | null;
+      try {
+        mode = (await Deno.stat(tour.sessionFile)).mode;
+      } catch {
+        return `the example did not save ${tour.sessionFile}`;
+      }
+      // The chapter promises a file only its owner can read (not on Windows,
+      // which has no such mode).
+      if (mode !== null && (mode & 0o777) !== 0o600) {
+        return `${tour.sessionFile} has mode ${
+          (mode & 0o777).toString(8)
+        }, not 600`;
+      }
+      return undefined;
+    },
+    explain: (tour) =>
+      `The server now holds tokens for device ${
+        tour.devices().join(", ")
+      }; the session file has them (not shown).`,
+  },
+];
+
+/** Chapters in `lit.json` that have no example for the tour to run yet. */
+export const NO_EXAMPLE_YET: NoExampleYet[] = [];
