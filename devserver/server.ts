@@ -1816,9 +1816,15 @@ ${body}
 }
 
 /**
- * Throws a TypeError naming the first thing wrong with a saved state, so
- * that a damaged file is reported, not half read.
+ * `value` as a {@linkcode HomeserverState}, checked; throws a TypeError
+ * naming the first thing wrong, so that a damaged file is reported, not
+ * half read.
  */
+export function parseState(value: unknown): HomeserverState {
+  checkState(value);
+  return value;
+}
+
 function checkState(state: unknown): asserts state is HomeserverState {
   const fail = (what: string): never => {
     throw new TypeError(`Invalid homeserver state: ${what}`);
