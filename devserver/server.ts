@@ -1072,12 +1072,13 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
    * password each time, through user-interactive authentication: without
    * `auth`, a 401 with the flows and a session; with it, a login token.
    */
-  function getToken(
+  async function getToken(
     request: Request,
     url: URL,
-    body: Record<string, unknown>,
-  ): Record<string, unknown> {
+  ): Promise<Record<string, unknown>> {
+    // The access token first, then the body, as Synapse does.
     const { userId } = authenticate(request, url);
+    const body = await json(request);
     const user = users.get(userId)!;
     const auth = body.auth;
     if (auth === undefined) throw uiaChallenge(user, newUiaSession(userId));
@@ -1422,7 +1423,7 @@ or was issued for another address.</p>
       // v1 only, as on Synapse (v3 is a 404).
       method: "POST",
       pattern: /^\/_matrix\/client\/v1\/login\/get_token$/,
-      run: async (request, url) => getToken(request, url, await json(request)),
+      run: (request, url) => getToken(request, url),
     },
     {
       method: "POST",

@@ -304,6 +304,12 @@ describe("devserver sso: POST /login/get_token", () => {
       401,
       "M_MISSING_TOKEN",
     );
+    // The token is checked before the body, as on Synapse.
+    assertError(
+      await send(hs, "POST", GET_TOKEN, { json: [] }),
+      401,
+      "M_MISSING_TOKEN",
+    );
   });
 
   it("challenges with user-interactive auth, then gives a login token", async () => {
