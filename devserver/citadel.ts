@@ -464,6 +464,7 @@ export function createCitadelHomeserver(
     addUser,
     userIds: () => standard.userIds(),
     devices: (userId) => standard.devices(userId),
+    exportState: () => standard.exportState(),
     domainFor,
   };
 }

@@ -4,49 +4,84 @@
  *
  * ```console
  * deno run --allow-net devserver/main.ts [--port 8008] [--user alice:secret] [--citadel]
+ * deno run --allow-net --allow-read=. --allow-write=. devserver/main.ts --state devserver.json
  * ```
  *
  * With `--citadel` it speaks Thales Citadel's dialect (`devserver/citadel.ts`)
  * and prints the URL of its portal.
  *
  * It prints its URL and its users (never their passwords), then one line per
- * request: method, path, status and Matrix error code. No token, password or
- * query string is ever printed. Ctrl+C stops it.
+ * request: method, path, status and Matrix error code. No token, password,
+ * CAS ticket or query string is ever printed. Ctrl+C stops it.
  *
  * @module
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
 import {
+  type CasAccount,
   createHomeserver,
   type Homeserver,
   type HomeserverOptions,
+  type HomeserverState,
   type UserSpec,
 } from "./server.ts";
 import { type CitadelHomeserver, createCitadelHomeserver } from "./citadel.ts";
+import { readStateFile, writeStateFile } from "./state_file.ts";
 
 const HELP = `Usage: deno run --allow-net devserver/main.ts [options]
 
 A development Matrix homeserver on this computer: password login, refresh
-tokens, logout, whoami; state in memory only. It answers as Synapse does.
+tokens, logout, whoami, login tokens (get_token) and single sign-on through a
+built-in CAS identity provider at {base URL}cas/login. It answers as Synapse
+does. State is kept in memory unless --state is given.
 
-Options:
-  --port N                     port to listen on (default 8008)
-  --host ADDRESS               address to listen on (default 127.0.0.1, and
-                               ::1 when available, so that "localhost" works)
-  --user LOCALPART:PASSWORD    a user (repeatable; default alice:secret, with
-                               the email address alice@example.org)
+Users:
+  --user LOCALPART:PASSWORD    a user (repeatable; everything after the first
+                               ":" is the password; default alice:secret,
+                               with the email address alice@example.org)
+  --email LOCALPART=ADDRESS    an email address to log in with (repeatable)
+  --phone LOCALPART=MSISDN     a phone number to log in with, in international
+                               digits without "+", e.g. 491711234567
+  --cas-user NAME:PASSWORD     an account known only to the CAS provider; its
+                               first sign-on creates the Matrix user
+                               (repeatable; --user users can sign in too)
+
+Tokens:
   --access-token-lifetime MS   access tokens expire after MS milliseconds for
                                clients that ask for a refresh token
                                (default: refresh tokens off, tokens never expire)
   --refresh-token-lifetime MS  refresh tokens expire after MS milliseconds
                                (default: never)
-  --rate-limit                 limit failed logins per user, as Synapse does
+  --login-token-lifetime MS    login tokens from single sign-on expire after
+                               MS milliseconds (default 120000, as Synapse)
+  --get-token-lifetime MS      login tokens from get_token expire after MS
+                               milliseconds (default 300000, as Synapse)
+
+Single sign-on:
+  --no-sso                     offer no SSO or CAS login
+  --sso-client PREFIX          redirect URLs starting with PREFIX get the
+                               login token at once (repeatable; default: http
+                               loopback addresses); others see a confirmation
+                               page first
+  --cas-auto-approve           let {base URL}cas/login?service=...&user=NAME
+                               sign in as NAME with no password (scripts only)
+
+Server:
+  --port N                     port to listen on (default 8008)
+  --host ADDRESS               address to listen on (default 127.0.0.1, and
+                               ::1 when available, so that "localhost" works)
+  --state FILE                 keep users, devices and tokens in FILE (JSON,
+                               mode 0600; it holds passwords and tokens) so
+                               that they survive a restart; needs
+                               --allow-read=FILE and --allow-write on its folder
   --citadel                    Thales Citadel dialect: email login at r1/login,
                                v2_alpha/tokenrefresh, 401 M_EXPIRED_TOKEN, at
                                most 5 devices; users are LOCALPART@example.org.
                                Its portal URL, printed at start, is
                                http://localhost:PORT/api/get_domain?email=EMAIL
+  --rate-limit                 limit failed logins per user, and get_token to
+                               one a minute per user, as Synapse does
   --seed N                     deterministic tokens and device IDs
   --help                       show this help
 `;
@@ -72,8 +107,17 @@ try {
       port: { type: "string" },
       host: { type: "string" },
       user: { type: "string", multiple: true },
+      email: { type: "string", multiple: true },
+      phone: { type: "string", multiple: true },
+      "cas-user": { type: "string", multiple: true },
       "access-token-lifetime": { type: "string" },
       "refresh-token-lifetime": { type: "string" },
+      "login-token-lifetime": { type: "string" },
+      "get-token-lifetime": { type: "string" },
+      "no-sso": { type: "boolean" },
+      "sso-client": { type: "string", multiple: true },
+      "cas-auto-approve": { type: "boolean" },
+      state: { type: "string" },
       "rate-limit": { type: "boolean" },
       citadel: { type: "boolean" },
       seed: { type: "string" },
@@ -105,6 +149,49 @@ if (users.length === 0) {
     emails: ["alice@example.org"],
   });
 }
+for (const [flag, key] of [["email", "emails"], ["phone", "phones"]] as const) {
+  for (const spec of values[flag] ?? []) {
+    const equals = spec.indexOf("=");
+    const localpart = spec.slice(0, equals).toLowerCase();
+    const user = users.find((u) => u.localpart.toLowerCase() === localpart);
+    if (equals <= 0 || equals === spec.length - 1) {
+      fail(`--${flag} needs LOCALPART=${flag.toUpperCase()}, not ${spec}`);
+    }
+    if (!user) {
+      fail(`--${flag} ${spec}: no --user ${localpart}:PASSWORD was given`);
+    }
+    (user[key] ??= []).push(spec.slice(equals + 1));
+  }
+}
+const casUsers: CasAccount[] = (values["cas-user"] ?? []).map((spec) => {
+  const colon = spec.indexOf(":");
+  if (colon <= 0 || colon === spec.length - 1) {
+    fail(`--cas-user needs NAME:PASSWORD, not ${spec.split(":")[0]}:…`);
+  }
+  return { username: spec.slice(0, colon), password: spec.slice(colon + 1) };
+});
+
+const stateFile = values.state;
+let state: HomeserverState | undefined;
+if (stateFile !== undefined) {
+  try {
+    state = readStateFile(stateFile);
+  } catch (error) {
+    // Never overwritten: the server does not start.
+    process.stderr.write(`devserver: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+/** Saves the state; a failure is reported and the server goes on. */
+function save(): void {
+  if (stateFile === undefined) return;
+  try {
+    writeStateFile(stateFile, homeserver.exportState());
+  } catch (error) {
+    process.stderr.write(`devserver: ${(error as Error).message}\n`);
+  }
+}
 
 const citadel = values.citadel === true;
 if (citadel) {
@@ -128,6 +215,20 @@ const options: HomeserverOptions = {
   ),
   rateLimit: values["rate-limit"] === true,
   seed: integer("seed", values.seed),
+  sso: values["no-sso"] !== true,
+  loginTokenLifetimeMs: integer(
+    "login-token-lifetime",
+    values["login-token-lifetime"],
+  ),
+  getTokenLifetimeMs: integer(
+    "get-token-lifetime",
+    values["get-token-lifetime"],
+  ),
+  ssoClientWhitelist: values["sso-client"],
+  casUsers,
+  casAutoApprove: values["cas-auto-approve"] === true,
+  state,
+  onChange: save,
   onRequest(entry) {
     const errcode = entry.errcode ? ` ${entry.errcode}` : "";
     console.log(`${entry.method} ${entry.path} ${entry.status}${errcode}`);
@@ -143,6 +244,7 @@ try {
   fail((error as Error).message);
 }
 const homeserver = hs;
+save(); // the file exists, with the users given, from the start
 
 const hosts = values.host === undefined ? ["127.0.0.1", "::1"] : [values.host];
 const servers: Deno.HttpServer[] = [];
@@ -180,6 +282,17 @@ if (citadelServer !== undefined) {
   );
 }
 if (options.rateLimit) console.log("Failed logins are rate-limited");
+if (options.sso) {
+  console.log(
+    `Single sign-on: CAS login page at ${homeserver.baseUrl}cas/login` +
+      (options.casAutoApprove ? " (auto-approving ?user=)" : ""),
+  );
+}
+if (stateFile !== undefined) {
+  console.log(
+    `State ${state ? "read from" : "kept in"} ${stateFile} (holds secrets)`,
+  );
+}
 console.log("Ctrl+C stops it.");
 
 Deno.addSignalListener("SIGINT", async () => {

@@ -1,6 +1,8 @@
 /**
  * A development homeserver: just enough of the Matrix client-server API to
- * log in, refresh tokens and log out, answering the way Synapse 1.160 does.
+ * log in (with a password, a login token or single sign-on), refresh tokens
+ * and log out, answering the way Synapse 1.160 does, with its own CAS
+ * identity provider so that single sign-on needs no outside service.
  *
  * It is one web-standard request handler with its state in memory, so tests
  * can hand it to the library's `Client` as its `fetch` (see
@@ -8,12 +10,16 @@
  * `devserver/main.ts` serves the same handler on a loopback port for the
  * book's examples.
  *
- * What it imitates, each checked by a test in `server_test.ts`:
+ * What it imitates, each checked by a test in `server_test.ts` or
+ * `sso_test.ts`:
  *
  * - `GET /.well-known/matrix/client`: `base_url` always ends with `/`.
  * - `GET /_matrix/client/versions`: Synapse's list, `r0.0.1` to `v1.12`.
- * - `GET /_matrix/client/v3/login`: `m.login.token` (with
- *   `get_login_token: true`) and `m.login.password`, in Synapse's order.
+ * - `GET /_matrix/client/v3/login`: `m.login.cas`, `m.login.sso` with
+ *   `identity_providers: [{id: "cas", name: "CAS"}]`, `m.login.token` (with
+ *   `get_login_token: true`) and `m.login.password`, in Synapse's order;
+ *   without the first two when `sso` is `false`. (Synapse also lists
+ *   `m.login.application_service`, which this server does not implement.)
  * - `POST /_matrix/client/v3/login` with a password: `m.id.user` (localpart
  *   or full user ID), the deprecated top-level `user`, `m.id.thirdparty`
  *   (email compared case-insensitively; `msisdn`), and `m.id.phone`. Every
@@ -32,6 +38,40 @@
  *   true`; unknown: the same with `soft_logout: false`; none:
  *   `401 M_MISSING_TOKEN`.
  * - `POST /logout`, `POST /logout/all`, `GET /account/whoami`.
+ * - `POST /login` with `m.login.token`: a login token logs in once;
+ *   unknown, used and expired tokens all get `403 M_FORBIDDEN` "Invalid
+ *   login token". `device_id`, `initial_device_display_name` and
+ *   `refresh_token` work as for a password.
+ * - `POST /_matrix/client/v1/login/get_token` (v1 only: v3 is `404
+ *   M_UNRECOGNIZED`), as with Synapse's `require_ui_auth: true`: without
+ *   `auth`, `401` with `flows: [{stages: ["m.login.password"]}]`, `params:
+ *   {}` and a `session`; with the password, `{login_token, expires_in_ms}`.
+ *   A wrong password: the `401` again with `completed: []`, `errcode:
+ *   M_FORBIDDEN` and `error`; another user's password: `403 M_FORBIDDEN`
+ *   "Invalid auth". Every token needs its own session (the specification:
+ *   always re-prompt). With `rateLimit`, one token a minute per user.
+ * - `GET /login/sso/redirect`, `/login/sso/redirect/cas` and the deprecated
+ *   `/login/cas/redirect` (`r0` and `v3`): `302` to
+ *   `{baseUrl}cas/login?service={baseUrl}_matrix/client/r0/login/cas/ticket?redirectUrl=…`,
+ *   encoded as Synapse's Python does. No `redirectUrl`: `400
+ *   M_MISSING_PARAM`; another IdP: `404 M_NOT_FOUND` "Unknown identity
+ *   provider", as Synapse.
+ * - `GET /_matrix/client/r0/login/cas/ticket`: checks the ticket with the
+ *   built-in provider (in-process, as Synapse would over HTTP), creates a
+ *   CAS user on first sign-on (without a password) or takes over the
+ *   existing user of that name, then `302` to `redirectUrl` with
+ *   `loginToken` added when it is on `ssoClientWhitelist` (default: http
+ *   loopback addresses), else a "Continue to your account" page. A bad,
+ *   spent or other service's ticket: `401` with a page saying so.
+ * - The CAS identity provider at `{baseUrl}cas/`: `GET login?service=…` is
+ *   a login form; `POST login` (form: `username`, `password`, `service`)
+ *   checks the homeserver's users and `casUsers`, then `302` to the service
+ *   with `ticket=ST-…`, or the form again with `401` and an error.
+ *   `proxyValidate`, `serviceValidate` and `p3/…` answer CAS 2.0 XML exactly
+ *   as the reference stub does. Tickets are single use and bound to their
+ *   service; only services on this homeserver are served. With
+ *   `casAutoApprove`, `GET login?service=…&user=NAME` signs in at once, as
+ *   the stub does.
  * - With `rateLimit`, failed logins per user are limited as Synapse's
  *   `rc_login.failed_attempts` does: `429 M_LIMIT_EXCEEDED` with a
  *   `Retry-After` header (seconds) and `retry_after_ms` in the body.
@@ -42,6 +82,21 @@
  * This server follows the specification and also accepts `number`.
  *
  * `citadel.ts` wraps this server to speak Thales Citadel's dialect.
+ *
+ * Not imitated: Synapse's redirect of SSO requests that arrive under
+ * another host name to its `public_baseurl`; the `m.login.sso` stage of
+ * user-interactive authentication (listed for users who signed in through
+ * CAS, but it needs a fallback web page this server does not have); limits
+ * on failed user-interactive authentication; and display names.
+ *
+ * To sign on without a browser (as the book's SSO chapter does): GET the
+ * redirect endpoint, read `service` from the `Location`, POST
+ * `username`, `password` and `service` as a form to `{baseUrl}cas/login`,
+ * GET the `Location` it answers (the ticket endpoint), and take
+ * `loginToken` from the final `Location`.
+ *
+ * State lives in memory; {@linkcode Homeserver.exportState}, the `state`
+ * option and `onChange` let a caller keep it in a file (`state_file.ts`).
  *
  * @module
  */
@@ -105,6 +160,111 @@ export interface HomeserverOptions {
   maxBodyBytes?: number;
   /** Called with each request's log entry, once it is answered. */
   onRequest?: (entry: RequestLogEntry) => void;
+  /**
+   * Offer single sign-on through the built-in CAS identity provider
+   * (`m.login.cas`, `m.login.sso`, the redirect and ticket endpoints, and the
+   * provider itself under `{baseUrl}cas/`). Default: `true`.
+   */
+  sso?: boolean;
+  /**
+   * How long a login token from single sign-on lives. Default: 120 000 (two
+   * minutes), the default of Synapse's
+   * `AuthHandler.create_login_token_for_user_id`, which its SSO handler uses;
+   * the specification recommends two minutes too.
+   */
+  loginTokenLifetimeMs?: number;
+  /**
+   * How long a login token from `POST /login/get_token` lives. Default:
+   * 300 000 (five minutes), Synapse's `login_via_existing_session.token_timeout`.
+   */
+  getTokenLifetimeMs?: number;
+  /**
+   * URL prefixes (Synapse's `sso.client_whitelist`) that single sign-on
+   * redirects to straight away, with `loginToken` added; any other
+   * `redirectUrl` gets a "Continue to your account" page first. Default: the
+   * loopback addresses over http: `http://localhost:`, `http://localhost/`,
+   * `http://127.0.0.1:`, `http://127.0.0.1/`, `http://[::1]:`, `http://[::1]/`
+   * (each ends the host, so `http://localhost.example.org` does not match).
+   */
+  ssoClientWhitelist?: string[];
+  /**
+   * Accounts the built-in CAS identity provider knows besides the
+   * homeserver's users (who sign in there with their localpart and
+   * password). Signing in with one of these for the first time creates the
+   * Matrix user, without a password, as Synapse does.
+   */
+  casUsers?: CasAccount[];
+  /**
+   * Let `GET {baseUrl}cas/login?service=…&user=NAME` sign in as NAME at
+   * once, with no password, as the reference CAS stub does. Handy for
+   * scripts; never turn it on where others can reach the server. Default:
+   * `false` (`user` then only fills in the form).
+   */
+  casAutoApprove?: boolean;
+  /**
+   * Users, devices and tokens to start from, as {@linkcode Homeserver.exportState}
+   * gave them (for example read back from a file after a restart). Users in
+   * `users` that the state lacks are added.
+   */
+  state?: HomeserverState;
+  /**
+   * Called after a request (or {@linkcode Homeserver.addUser}) changed users,
+   * devices or tokens, so that the state can be saved.
+   */
+  onChange?: () => void;
+}
+
+/** An account of the built-in CAS identity provider. */
+export interface CasAccount {
+  /** The CAS user name; it becomes the localpart (in lower case). */
+  username: string;
+  /** The password for the provider's login form. */
+  password: string;
+}
+
+/**
+ * What survives a restart: users, devices, access, refresh and login tokens
+ * (and the random generator's position, so that a seeded server does not
+ * hand out the same tokens again). CAS tickets and user-interactive
+ * authentication sessions live for seconds and are not kept. It holds
+ * secrets: store it where only its owner can read it.
+ */
+export interface HomeserverState {
+  format: "matrixlib-devserver-state";
+  version: 1;
+  users: StoredUser[];
+  devices: { userId: string; deviceId: string; displayName?: string }[];
+  accessTokens: {
+    token: string;
+    userId: string;
+    deviceId: string;
+    expiresAt?: number;
+    refreshToken?: string;
+    used: boolean;
+  }[];
+  refreshTokens: {
+    token: string;
+    userId: string;
+    deviceId: string;
+    expiresAt?: number;
+    accessToken: string;
+    next?: string;
+    refreshed: boolean;
+  }[];
+  loginTokens: { token: string; userId: string; expiresAt: number }[];
+  /** The seeded random generator's position, when there is a seed. */
+  random?: number;
+}
+
+/** A user as {@linkcode HomeserverState} keeps it. */
+export interface StoredUser {
+  localpart: string;
+  /** Absent for users created by single sign-on. */
+  password?: string;
+  emails: string[];
+  phones: string[];
+  /** Whether the user has signed in through CAS (Synapse's external ID). */
+  sso: boolean;
 }
 
 /** One answered request, without secrets: no tokens, no passwords, no query. */
@@ -141,6 +301,8 @@ export interface Homeserver {
   userIds(): string[];
   /** The devices of a user that hold tokens, sorted by ID. */
   devices(userId: string): DeviceInfo[];
+  /** Users, devices and tokens, to save and pass back as `options.state`. */
+  exportState(): HomeserverState;
 }
 
 /**
@@ -205,12 +367,17 @@ const CALLING_CODES: Record<string, string> = {
 
 /** A Matrix error answer, thrown inside the handler and turned into JSON. */
 class MatrixFailure extends Error {
+  /**
+   * `bodyOnly`: the body is `extra` alone, for the user-interactive
+   * authentication challenge, which has no `errcode` until a stage fails.
+   */
   constructor(
     readonly status: number,
     readonly errcode: string,
     message: string,
     readonly extra: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {},
+    readonly bodyOnly = false,
   ) {
     super(message);
   }
@@ -219,9 +386,12 @@ class MatrixFailure extends Error {
 interface User {
   userId: string;
   localpart: string;
-  password: string;
+  /** Absent for users created by single sign-on: no password login. */
+  password?: string;
   emails: Set<string>;
   phones: Set<string>;
+  /** Whether the user has signed in through CAS. */
+  sso: boolean;
 }
 
 interface Device {
@@ -254,7 +424,29 @@ interface RefreshToken {
   refreshed: boolean;
 }
 
-/** A leaky bucket per key, as Synapse's `Ratelimiter`. */
+/** A single-use token for `m.login.token`. */
+interface LoginToken {
+  token: string;
+  userId: string;
+  expiresAt: number;
+}
+
+/** A CAS service ticket: single use, for one service URL. */
+interface CasTicket {
+  service: string;
+  /** The CAS user name. */
+  user: string;
+}
+
+/** A user-interactive authentication session of `POST /login/get_token`. */
+interface UiaSession {
+  userId: string;
+}
+
+/**
+ * A leaky bucket per key, as Synapse's `Ratelimiter`: for failed logins, and
+ * for `get_token`.
+ */
 class FailedLoginLimiter {
   #levels = new Map<string, { level: number; at: number }>();
   constructor(
@@ -292,23 +484,43 @@ class FailedLoginLimiter {
   }
 }
 
+/** A source of random integers, and its position when seeded. */
+interface RandomSource {
+  /** A random integer below `n`. */
+  below(n: number): number;
+  /** The seeded generator's position, or `undefined` without a seed. */
+  position(): number | undefined;
+  /** Moves a seeded generator to a saved position. */
+  restore(position: number): void;
+}
+
 /** Random integers below `n`: seeded (mulberry32) or from `crypto`. */
-function randomSource(seed: number | undefined): (n: number) => number {
+function randomSource(seed: number | undefined): RandomSource {
   if (seed === undefined) {
-    return (n) => {
-      const word = new Uint32Array(1);
-      crypto.getRandomValues(word);
-      return word[0] % n;
+    return {
+      below(n) {
+        const word = new Uint32Array(1);
+        crypto.getRandomValues(word);
+        return word[0] % n;
+      },
+      position: () => undefined,
+      restore() {},
     };
   }
   let state = seed >>> 0;
-  return (n) => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const value = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    return Math.floor(value * n);
+  return {
+    below(n) {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      const value = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      return Math.floor(value * n);
+    },
+    position: () => state,
+    restore(position) {
+      state = position >>> 0;
+    },
   };
 }
 
@@ -321,7 +533,7 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const baseUrl = withSlash(options.baseUrl ?? "http://localhost:8008/");
   const basePath = new URL(baseUrl).pathname;
   const clock = options.clock ?? Date.now;
-  const randomBelow = randomSource(options.seed);
+  const random = randomSource(options.seed);
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const accessLifetime = options.accessTokenLifetimeMs;
   const refreshLifetime = options.refreshTokenLifetimeMs;
@@ -331,17 +543,41 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     limits.perSecond ?? 0.17,
     clock,
   );
+  const ssoEnabled = options.sso ?? true;
+  const loginTokenLifetime = options.loginTokenLifetimeMs ?? 120_000;
+  const getTokenLifetime = options.getTokenLifetimeMs ?? 300_000;
+  const ssoClientWhitelist = options.ssoClientWhitelist ?? LOOPBACK_CLIENTS;
+  // Synapse allows one get_token a minute per user (not configurable); like
+  // the failed-login limit, it applies here only when rate limits are on.
+  const getTokenLimiter = limits === null
+    ? undefined
+    : new FailedLoginLimiter(1, 1 / 60, clock);
 
   const users = new Map<string, User>();
   const devices = new Map<string, Device>(); // key: userId + "|" + deviceId
   const accessTokens = new Map<string, AccessToken>();
   const refreshTokens = new Map<string, RefreshToken>();
+  const loginTokens = new Map<string, LoginToken>();
+  const casTickets = new Map<string, CasTicket>();
+  const uiaSessions = new Map<string, UiaSession>();
   const log: RequestLogEntry[] = [];
+
+  // Set by every change to users, devices or tokens; reported once the
+  // request is answered (see `handler`), so `onChange` runs once per request.
+  let dirty = false;
+  const changed = (): void => {
+    dirty = true;
+  };
+  function reportChanges(): void {
+    if (!dirty) return;
+    dirty = false;
+    options.onChange?.();
+  }
 
   function randomString(alphabet: string, length: number): string {
     let s = "";
     for (let i = 0; i < length; i++) {
-      s += alphabet[randomBelow(alphabet.length)];
+      s += alphabet[random.below(alphabet.length)];
     }
     return s;
   }
@@ -356,7 +592,10 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     }`;
   }
 
-  function addUser(spec: UserSpec): string {
+  /** Adds a user (a password of `undefined` is a user made by SSO). */
+  function createUser(
+    spec: Omit<UserSpec, "password"> & { password?: string; sso?: boolean },
+  ): string {
     const localpart = spec.localpart.toLowerCase();
     if (!/^[a-z0-9._=\-/+]+$/.test(localpart)) {
       throw new TypeError(
@@ -365,16 +604,67 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     }
     const userId = `@${localpart}:${serverName}`;
     if (users.has(userId)) throw new Error(`${userId} exists already`);
-    users.set(userId, {
+    const user: User = {
       userId,
       localpart,
-      password: spec.password,
       emails: new Set((spec.emails ?? []).map((e) => e.trim().toLowerCase())),
       phones: new Set((spec.phones ?? []).map((p) => p.replace(/\D/g, ""))),
-    });
+      sso: spec.sso ?? false,
+    };
+    if (spec.password !== undefined) user.password = spec.password;
+    users.set(userId, user);
+    changed();
     return userId;
   }
-  for (const user of options.users ?? []) addUser(user);
+
+  if (options.state !== undefined) importState(options.state);
+  for (const user of options.users ?? []) {
+    const userId = `@${user.localpart.toLowerCase()}:${serverName}`;
+    if (options.state === undefined || !users.has(userId)) createUser(user);
+  }
+  dirty = false; // what the options gave is not a change to report
+
+  // ---- state ----
+
+  /** Reads a saved state in; throws a TypeError naming what is wrong. */
+  function importState(state: HomeserverState): void {
+    checkState(state);
+    for (const u of state.users) createUser(u);
+    for (const d of state.devices) {
+      devices.set(`${d.userId}|${d.deviceId}`, { ...d });
+    }
+    for (const t of state.accessTokens) accessTokens.set(t.token, { ...t });
+    for (const t of state.refreshTokens) refreshTokens.set(t.token, { ...t });
+    for (const t of state.loginTokens) loginTokens.set(t.token, { ...t });
+    if (state.random !== undefined) random.restore(state.random);
+  }
+
+  function exportState(): HomeserverState {
+    const state: HomeserverState = {
+      format: "matrixlib-devserver-state",
+      version: 1,
+      users: [...users.values()].map((u) => {
+        const stored: StoredUser = {
+          localpart: u.localpart,
+          emails: [...u.emails],
+          phones: [...u.phones],
+          sso: u.sso,
+        };
+        if (u.password !== undefined) stored.password = u.password;
+        return stored;
+      }),
+      devices: [...devices.values()].map((d) => ({ ...d })),
+      accessTokens: [...accessTokens.values()].map((t) => ({ ...t })),
+      refreshTokens: [...refreshTokens.values()].map((t) => ({ ...t })),
+      // Spent and expired login tokens are useless; leave them out.
+      loginTokens: [...loginTokens.values()]
+        .filter((t) => t.expiresAt > clock())
+        .map((t) => ({ ...t })),
+    };
+    const position = random.position();
+    if (position !== undefined) state.random = position;
+    return state;
+  }
 
   // ---- tokens and devices ----
 
@@ -391,6 +681,7 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       }
     }
     devices.delete(`${userId}|${deviceId}`);
+    changed();
   }
 
   /** Issues an access token, and a refresh token when `refreshable`. */
@@ -400,6 +691,7 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     refreshable: boolean,
     refreshExpiresAt?: number,
   ): { access: AccessToken; refresh?: RefreshToken; expiresInMs?: number } {
+    changed();
     const now = clock();
     const access: AccessToken = {
       token: newToken("syt", userId),
@@ -434,6 +726,7 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     if (!refresh) return;
     refreshTokens.delete(token);
     accessTokens.delete(refresh.accessToken);
+    changed();
   }
 
   /**
@@ -485,7 +778,10 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
         { soft_logout: true },
       );
     }
-    token.used = true;
+    if (!token.used) {
+      token.used = true;
+      changed(); // it decides whether the old refresh token still works
+    }
     return token;
   }
 
@@ -594,13 +890,20 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       throw new MatrixFailure(400, "M_INVALID_PARAM", "Bad parameter: type");
     }
     if (type === "m.login.token") {
-      // Login tokens come with `get_token` and single sign-on (not yet here):
-      // no token can be valid, and Synapse's answer to one is this.
-      throw new MatrixFailure(403, "M_FORBIDDEN", "Invalid login token");
+      return completeLogin(consumeLoginToken(body.token), body);
     }
     if (type !== "m.login.password") {
       throw new MatrixFailure(400, "M_UNKNOWN", `Unknown login type ${type}`);
     }
+    return completeLogin(checkPassword(body), body);
+  }
+
+  /**
+   * The user a password login (or a password stage of user-interactive
+   * authentication) names, once its password is checked: 403 when the user
+   * is unknown, has no password or gave the wrong one.
+   */
+  function checkPassword(body: Record<string, unknown>): User {
     const { userId, limitKey } = loginUser(body);
     if (body.password === undefined) {
       throw new MatrixFailure(
@@ -618,7 +921,9 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     }
     limiter?.check(limitKey);
     const user = userId === undefined ? undefined : users.get(userId);
-    if (!user || user.password !== body.password) {
+    if (
+      !user || user.password === undefined || user.password !== body.password
+    ) {
       limiter?.record(limitKey);
       throw new MatrixFailure(
         403,
@@ -626,6 +931,57 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
         "Invalid username or password",
       );
     }
+    return user;
+  }
+
+  /**
+   * The user a login token belongs to; the token is spent. Unknown, used and
+   * expired tokens get the same answer, as on Synapse.
+   */
+  function consumeLoginToken(token: unknown): User {
+    if (token === undefined) {
+      throw new MatrixFailure(
+        400,
+        "M_MISSING_PARAM",
+        "Missing parameters for login type m.login.token: ['token']",
+      );
+    }
+    if (typeof token !== "string") {
+      throw new MatrixFailure(
+        400,
+        "M_INVALID_PARAM",
+        "Login parameter token should be a string",
+      );
+    }
+    const found = loginTokens.get(token);
+    if (found) {
+      loginTokens.delete(token);
+      changed();
+    }
+    const user = found && users.get(found.userId);
+    if (!found || !user || clock() >= found.expiresAt) {
+      throw new MatrixFailure(403, "M_FORBIDDEN", "Invalid login token");
+    }
+    return user;
+  }
+
+  /** Issues a login token for `m.login.token`. */
+  function issueLoginToken(userId: string, lifetimeMs: number): string {
+    const token = `syl_${randomString(ALNUM, 20)}_${randomString(ALNUM, 6)}`;
+    loginTokens.set(token, { token, userId, expiresAt: clock() + lifetimeMs });
+    changed();
+    return token;
+  }
+
+  /**
+   * A successful login's answer: the device (`device_id`,
+   * `initial_device_display_name`) and tokens (`refresh_token`), the same
+   * for every login type.
+   */
+  function completeLogin(
+    user: User,
+    body: Record<string, unknown>,
+  ): Record<string, unknown> {
     const requested = body.device_id;
     if (requested !== undefined && typeof requested !== "string") {
       throw new MatrixFailure(400, "M_INVALID_PARAM", "Invalid device_id");
@@ -703,6 +1059,7 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     const pair = issue(old.userId, old.deviceId, true, old.expiresAt);
     old.refreshed = true;
     old.next = pair.refresh!.token;
+    changed();
     return {
       access_token: pair.access.token,
       refresh_token: pair.refresh!.token,
@@ -710,12 +1067,324 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     };
   }
 
+  // ---- get_token (login with an existing session) ----
+
+  /**
+   * `POST /login/get_token`. Synapse (with `require_ui_auth`) asks for the
+   * password each time, through user-interactive authentication: without
+   * `auth`, a 401 with the flows and a session; with it, a login token.
+   */
+  async function getToken(
+    request: Request,
+    url: URL,
+  ): Promise<Record<string, unknown>> {
+    // The access token first, then the body, as Synapse does.
+    const { userId } = authenticate(request, url);
+    const body = await json(request);
+    const user = users.get(userId)!;
+    const auth = body.auth;
+    if (auth === undefined) throw uiaChallenge(user, newUiaSession(userId));
+    if (!isObject(auth)) {
+      throw new MatrixFailure(400, "M_BAD_JSON", "auth must be an object");
+    }
+    const sessionId = auth.session;
+    const session = typeof sessionId === "string"
+      ? uiaSessions.get(sessionId)
+      : undefined;
+    if (typeof sessionId !== "string" || !session) {
+      throw new MatrixFailure(
+        400,
+        "M_UNKNOWN",
+        "Unknown session ID: start again with a request without auth",
+      );
+    }
+    if (session.userId !== userId) {
+      throw new MatrixFailure(403, "M_FORBIDDEN", "Invalid auth");
+    }
+    if (auth.type !== "m.login.password") {
+      // The only stage that can be completed here; Synapse's m.login.sso
+      // stage needs its fallback web page, which this server does not have.
+      throw uiaChallenge(user, sessionId, {
+        errcode: "M_UNRECOGNIZED",
+        error: `Unsupported auth type ${
+          JSON.stringify(auth.type)
+        }: this server completes only m.login.password`,
+      });
+    }
+    let authenticated: User;
+    try {
+      authenticated = checkPassword(auth);
+    } catch (error) {
+      // A failed stage: the challenge again, with the error merged in.
+      if (error instanceof MatrixFailure && error.status === 403) {
+        throw uiaChallenge(user, sessionId, {
+          errcode: error.errcode,
+          error: error.message,
+        });
+      }
+      throw error;
+    }
+    if (authenticated.userId !== userId) {
+      throw new MatrixFailure(403, "M_FORBIDDEN", "Invalid auth");
+    }
+    // Each token needs a fresh consent (the specification: always re-prompt).
+    uiaSessions.delete(sessionId);
+    // After user-interactive authentication, as Synapse does.
+    getTokenLimiter?.check(userId);
+    getTokenLimiter?.record(userId);
+    return {
+      login_token: issueLoginToken(userId, getTokenLifetime),
+      expires_in_ms: getTokenLifetime,
+    };
+  }
+
+  function newUiaSession(userId: string): string {
+    const id = randomString(ALNUM, 24);
+    uiaSessions.set(id, { userId });
+    return id;
+  }
+
+  /**
+   * The 401 user-interactive authentication answer: the user's flows (a
+   * password stage when the user has a password, an SSO stage once the
+   * user has signed in through CAS), and, after a failed stage,
+   * `completed` and the stage's error.
+   */
+  function uiaChallenge(
+    user: User,
+    session: string,
+    failure?: Record<string, unknown>,
+  ): MatrixFailure {
+    const flows: { stages: string[] }[] = [];
+    if (user.password !== undefined) {
+      flows.push({ stages: ["m.login.password"] });
+    }
+    if (user.sso && ssoEnabled) flows.push({ stages: ["m.login.sso"] });
+    const body: Record<string, unknown> = { flows, params: {}, session };
+    if (failure) Object.assign(body, { completed: [] }, failure);
+    return new MatrixFailure(
+      401,
+      String(failure?.errcode ?? ""),
+      String(failure?.error ?? ""),
+      body,
+      {},
+      true,
+    );
+  }
+
+  // ---- single sign-on through CAS ----
+
+  /** The `service` URL the homeserver gives CAS, as Synapse builds it. */
+  function casService(redirectUrl: string): string {
+    return `${baseUrl}_matrix/client/r0/login/cas/ticket?${
+      formEncode([["redirectUrl", redirectUrl]])
+    }`;
+  }
+
+  /**
+   * `GET /login/sso/redirect[/{idpId}]` and `/login/cas/redirect`: 302 to
+   * the CAS login page.
+   */
+  function ssoRedirect(url: URL, idpId?: string): Response {
+    const redirectUrl = requiredQuery(url, "redirectUrl");
+    if (idpId !== undefined && idpId !== CAS_IDP.id) {
+      throw new MatrixFailure(404, "M_NOT_FOUND", "Unknown identity provider");
+    }
+    return redirect(
+      `${baseUrl}cas/login?${
+        formEncode([["service", casService(redirectUrl)]])
+      }`,
+    );
+  }
+
+  /**
+   * `GET /login/cas/ticket`: checks the ticket with the identity provider,
+   * creates the user on first sign-in, and hands the client a login token.
+   */
+  function casTicket(url: URL): Response {
+    const redirectUrl = requiredQuery(url, "redirectUrl");
+    const ticket = requiredQuery(url, "ticket");
+    const casUser = validateTicket(ticket, casService(redirectUrl));
+    if (casUser === undefined) {
+      return htmlResponse(
+        401,
+        "Single sign-on failed",
+        `<p>The CAS ticket was not recognised: it is unknown, was already used,
+or was issued for another address.</p>
+<p>Go back to your application and sign in again.</p>`,
+      );
+    }
+    const userId = ssoUser(casUser);
+    const token = issueLoginToken(userId, loginTokenLifetime);
+    const target = withQueryParameter(redirectUrl, "loginToken", token);
+    if (ssoClientWhitelist.some((prefix) => redirectUrl.startsWith(prefix))) {
+      return redirect(target);
+    }
+    if (/^\s*(javascript|data|vbscript):/i.test(redirectUrl)) {
+      return htmlResponse(
+        400,
+        "Single sign-on failed",
+        "<p>The application gave an address this server will not link to.</p>",
+      );
+    }
+    return htmlResponse(
+      200,
+      "Continue to your account",
+      `<p>Continuing will grant <code>${
+        escapeHtml(redirectUrl.replace(/[?#].*$/s, ""))
+      }</code> access to your account <code>${escapeHtml(userId)}</code>.</p>
+<p><a class="button" href="${escapeHtml(target)}">Continue</a></p>`,
+    );
+  }
+
+  /**
+   * The Matrix user for a CAS user: the name mapped to a localpart as
+   * Synapse maps it; an existing user is taken over (Synapse's
+   * "grandfathering"), a new one created without a password.
+   */
+  function ssoUser(casUser: string): string {
+    const localpart = mxidLocalpart(casUser);
+    const userId = `@${localpart}:${serverName}`;
+    const user = users.get(userId);
+    if (!user) {
+      createUser({ localpart, sso: true });
+    } else if (!user.sso) {
+      user.sso = true;
+      changed();
+    }
+    return userId;
+  }
+
+  // ---- the built-in CAS identity provider ----
+
+  /** The CAS user a ticket was issued to, if it is valid for `service`. */
+  function validateTicket(ticket: string, service: string): string | undefined {
+    const found = casTickets.get(ticket);
+    casTickets.delete(ticket); // single use, even when the service is wrong
+    return found?.service === service ? found.user : undefined;
+  }
+
+  /** Checks a name and password against the provider's accounts. */
+  function casAccountMatches(username: string, password: string): boolean {
+    const account = (options.casUsers ?? []).find((a) =>
+      a.username === username
+    );
+    if (account) return account.password === password;
+    const user = users.get(`@${username.toLowerCase()}:${serverName}`);
+    return user?.password !== undefined && user.password === password;
+  }
+
+  /** 302 to the service with a new ticket for `user`. */
+  function issueTicket(service: string, user: string): Response {
+    const ticket = `ST-${randomString(ALNUM, 22)}`;
+    casTickets.set(ticket, { service, user });
+    const separator = service.includes("?") ? "&" : "?";
+    return redirect(
+      `${service}${separator}${formEncode([["ticket", ticket]])}`,
+    );
+  }
+
+  /**
+   * The service a login page request names, which must be on this
+   * homeserver (a real CAS server keeps a list of services it serves), or
+   * the page explaining what is wrong.
+   */
+  function casServiceOf(service: string | null): string | Response {
+    if (service === null || service === "") {
+      return htmlResponse(
+        400,
+        "CAS: no service",
+        "<p>This page needs a <code>service</code> parameter: the address to " +
+          "return to after signing in. Start from your Matrix application.</p>",
+      );
+    }
+    if (!service.startsWith(baseUrl)) {
+      return htmlResponse(
+        400,
+        "CAS: unknown service",
+        `<p>This provider only signs in to ${escapeHtml(baseUrl)}, not to ` +
+          `${escapeHtml(service)}.</p>`,
+      );
+    }
+    return service;
+  }
+
+  /** `GET /cas/login`: the login form (or, if allowed, `user=` at once). */
+  function casLoginPage(url: URL): Response {
+    const service = casServiceOf(url.searchParams.get("service"));
+    if (service instanceof Response) return service;
+    const user = url.searchParams.get("user");
+    if (user && options.casAutoApprove) return issueTicket(service, user);
+    return casLoginForm(200, service, user ?? "");
+  }
+
+  /** `POST /cas/login`: checks the form and returns to the service. */
+  async function casLoginSubmit(request: Request): Promise<Response> {
+    const form = new URLSearchParams(
+      new TextDecoder().decode(await readBody(request, maxBodyBytes)),
+    );
+    const service = casServiceOf(form.get("service"));
+    if (service instanceof Response) return service;
+    const username = form.get("username") ?? "";
+    const password = form.get("password") ?? "";
+    if (username !== "" && casAccountMatches(username, password)) {
+      return issueTicket(service, username);
+    }
+    return casLoginForm(
+      401,
+      service,
+      username,
+      "Wrong user name or password. Try again.",
+    );
+  }
+
+  function casLoginForm(
+    status: number,
+    service: string,
+    username: string,
+    error?: string,
+  ): Response {
+    const message = error === undefined
+      ? ""
+      : `<p class="error" role="alert">${escapeHtml(error)}</p>\n`;
+    return htmlResponse(
+      status,
+      "Sign in — development CAS",
+      `${message}<form method="post" action="login">
+<input type="hidden" name="service" value="${escapeHtml(service)}">
+<label>User name <input name="username" autocomplete="username" required value="${
+        escapeHtml(username)
+      }"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button>
+</form>
+<p class="note">Signing in to ${escapeHtml(new URL(service).host)}.</p>`,
+    );
+  }
+
+  /** `GET /cas/proxyValidate` and friends: CAS 2.0 XML, as the stub answers. */
+  function casValidate(url: URL): Response {
+    const user = validateTicket(
+      url.searchParams.get("ticket") ?? "",
+      url.searchParams.get("service") ?? "",
+    );
+    return new Response(casXml(user), {
+      status: 200,
+      headers: { "Content-Type": "application/xml; charset=utf-8" },
+    });
+  }
+
   // ---- routing ----
 
+  /** A route's `run` answers a JSON body, or a whole `Response`. */
   type Route = {
     method: string;
     pattern: RegExp;
-    run: (request: Request, url: URL) => Promise<unknown> | unknown;
+    run: (
+      request: Request,
+      url: URL,
+      match: RegExpExecArray,
+    ) => Promise<unknown> | unknown;
   };
   const json = (request: Request) => readJsonObject(request, maxBodyBytes);
   const routes: Route[] = [
@@ -732,9 +1401,16 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     {
       method: "GET",
       pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
-      // Room for m.login.sso and m.login.cas, which Synapse lists first.
+      // Synapse's order; it also lists m.login.application_service, which
+      // this server does not implement and so does not offer.
       run: () => ({
         flows: [
+          ...(ssoEnabled
+            ? [{ type: "m.login.cas" }, {
+              type: "m.login.sso",
+              identity_providers: [CAS_IDP],
+            }]
+            : []),
           { type: "m.login.token", get_login_token: true },
           { type: "m.login.password" },
         ],
@@ -744,6 +1420,12 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       method: "POST",
       pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
       run: async (request) => login(await json(request)),
+    },
+    {
+      // v1 only, as on Synapse (v3 is a 404).
+      method: "POST",
+      pattern: /^\/_matrix\/client\/v1\/login\/get_token$/,
+      run: (request, url) => getToken(request, url),
     },
     {
       method: "POST",
@@ -782,7 +1464,46 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
         };
       },
     },
+    ...(ssoEnabled ? ssoRoutes() : []),
   ];
+
+  /** Single sign-on, and the CAS identity provider under `{baseUrl}cas/`. */
+  function ssoRoutes(): Route[] {
+    return [
+      {
+        // /login/cas/redirect is the deprecated name, served alike.
+        method: "GET",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/login\/(sso|cas)\/redirect$/,
+        run: (_request, url) => ssoRedirect(url),
+      },
+      {
+        method: "GET",
+        pattern:
+          /^\/_matrix\/client\/(r0|v3)\/login\/sso\/redirect\/([A-Za-z0-9_.~-]+)$/,
+        run: (_request, url, match) => ssoRedirect(url, match[2]),
+      },
+      {
+        method: "GET",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/login\/cas\/ticket$/,
+        run: (_request, url) => casTicket(url),
+      },
+      {
+        method: "GET",
+        pattern: /^\/cas\/login$/,
+        run: (_request, url) => casLoginPage(url),
+      },
+      {
+        method: "POST",
+        pattern: /^\/cas\/login$/,
+        run: (request) => casLoginSubmit(request),
+      },
+      {
+        method: "GET",
+        pattern: /^\/cas\/(p3\/)?(proxy|service)Validate$/,
+        run: (_request, url) => casValidate(url),
+      },
+    ];
+  }
 
   async function answer(request: Request, url: URL): Promise<Response> {
     let path = url.pathname;
@@ -800,7 +1521,8 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     if (!route) {
       throw new MatrixFailure(405, "M_UNRECOGNIZED", "Unrecognized request");
     }
-    return jsonResponse(200, await route.run(request, url));
+    const result = await route.run(request, url, route.pattern.exec(path)!);
+    return result instanceof Response ? result : jsonResponse(200, result);
   }
 
   async function handler(request: Request): Promise<Response> {
@@ -828,13 +1550,18 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
         );
       response = jsonResponse(
         failure.status,
-        { errcode: failure.errcode, error: failure.message, ...failure.extra },
+        failure.bodyOnly ? failure.extra : {
+          errcode: failure.errcode,
+          error: failure.message,
+          ...failure.extra,
+        },
         failure.headers,
       );
-      entry.errcode = failure.errcode;
+      if (failure.errcode) entry.errcode = failure.errcode;
     }
     entry.status = response.status;
     log.push(entry);
+    reportChanges();
     options.onRequest?.(entry);
     return response;
   }
@@ -847,7 +1574,12 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     clearLog: () => {
       log.length = 0;
     },
-    addUser,
+    addUser(spec) {
+      const userId = createUser(spec);
+      reportChanges();
+      return userId;
+    },
+    exportState,
     userIds: () => [...users.keys()].sort(),
     devices: (userId) =>
       [...devices.values()]
@@ -890,15 +1622,8 @@ export function jsonResponse(
   });
 }
 
-/**
- * The request body as a JSON object, read up to `max` bytes. Synapse's
- * answers: `M_NOT_JSON` for text that is not JSON, `M_BAD_JSON` for JSON
- * that is not an object; `413 M_TOO_LARGE` for a body over the limit.
- */
-async function readJsonObject(
-  request: Request,
-  max: number,
-): Promise<Record<string, unknown>> {
+/** The request body, read up to `max` bytes: `413 M_TOO_LARGE` beyond. */
+async function readBody(request: Request, max: number): Promise<ArrayBuffer> {
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   if (request.body) {
@@ -914,7 +1639,19 @@ async function readJsonObject(
       chunks.push(value);
     }
   }
-  const bytes = await new Blob(chunks).arrayBuffer();
+  return await new Blob(chunks).arrayBuffer();
+}
+
+/**
+ * The request body as a JSON object, read up to `max` bytes. Synapse's
+ * answers: `M_NOT_JSON` for text that is not JSON, `M_BAD_JSON` for JSON
+ * that is not an object; `413 M_TOO_LARGE` for a body over the limit.
+ */
+async function readJsonObject(
+  request: Request,
+  max: number,
+): Promise<Record<string, unknown>> {
+  const bytes = await readBody(request, max);
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -929,6 +1666,235 @@ async function readJsonObject(
     );
   }
   return value;
+}
+
+/** The identity provider `m.login.sso` lists: Synapse's CAS defaults. */
+const CAS_IDP = { id: "cas", name: "CAS" };
+
+/** Loopback clients, redirected to without a confirmation page. */
+const LOOPBACK_CLIENTS = [
+  "http://localhost:",
+  "http://localhost/",
+  "http://127.0.0.1:",
+  "http://127.0.0.1/",
+  "http://[::1]:",
+  "http://[::1]/",
+];
+
+/**
+ * A query string as Python's `urllib.parse.urlencode` writes it (which is
+ * what Synapse and the CAS stub use): spaces as `+`, and everything but
+ * letters, digits and `_.-~` percent-encoded.
+ */
+function formEncode(pairs: [string, string][]): string {
+  const quote = (s: string) =>
+    encodeURIComponent(s)
+      .replace(/[!'()*]/g, (c) =>
+        "%" + c.charCodeAt(0).toString(16).toUpperCase())
+      .replaceAll("%20", "+");
+  return pairs.map(([k, v]) => `${quote(k)}=${quote(v)}`).join("&");
+}
+
+/**
+ * `url` with one more query parameter, the existing query kept (and
+ * re-encoded), as Synapse adds `loginToken` to a client's `redirectUrl`.
+ */
+function withQueryParameter(url: string, name: string, value: string): string {
+  const hash = url.indexOf("#");
+  const fragment = hash === -1 ? "" : url.slice(hash);
+  const rest = hash === -1 ? url : url.slice(0, hash);
+  const question = rest.indexOf("?");
+  const base = question === -1 ? rest : rest.slice(0, question);
+  const pairs: [string, string][] = question === -1
+    ? []
+    : [...new URLSearchParams(rest.slice(question + 1))];
+  pairs.push([name, value]);
+  return `${base}?${formEncode(pairs)}${fragment}`;
+}
+
+/** A query parameter, or `400 M_MISSING_PARAM` naming it. */
+function requiredQuery(url: URL, name: string): string {
+  const value = url.searchParams.get(name);
+  if (value === null) {
+    throw new MatrixFailure(
+      400,
+      "M_MISSING_PARAM",
+      `Missing string query parameter '${name}'`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A CAS user name as a Matrix localpart, as Synapse's
+ * `map_username_to_mxid_localpart` makes it: lower case, each byte outside
+ * `a-z 0-9 _ - . / +` as `=` and two hex digits, a leading `_` as `=5f`.
+ */
+function mxidLocalpart(username: string): string {
+  let out = "";
+  for (const byte of new TextEncoder().encode(username.toLowerCase())) {
+    const c = String.fromCharCode(byte);
+    out += /[a-z0-9_\-./+]/.test(c)
+      ? c
+      : "=" + byte.toString(16).padStart(2, "0");
+  }
+  return out.replace(/^_/, "=5f");
+}
+
+/** The CAS 2.0 `serviceResponse` the reference stub gives. */
+function casXml(user: string | undefined): string {
+  const ns = 'xmlns:cas="http://www.yale.edu/tp/cas"';
+  if (user === undefined) {
+    return `<cas:serviceResponse ${ns}><cas:authenticationFailure code="INVALID_TICKET">` +
+      "ticket not recognized</cas:authenticationFailure></cas:serviceResponse>";
+  }
+  return `<cas:serviceResponse ${ns}><cas:authenticationSuccess>` +
+    `<cas:user>${escapeXml(user)}</cas:user><cas:attributes>` +
+    `<cas:displayName>${escapeXml(titleCase(user))} (CAS)</cas:displayName>` +
+    "</cas:attributes></cas:authenticationSuccess></cas:serviceResponse>";
+}
+
+/** Python's `xml.sax.saxutils.escape`: `&`, `<` and `>`. */
+function escapeXml(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(
+    ">",
+    "&gt;",
+  );
+}
+
+/** Python's `str.title()`: each run of letters capitalised. */
+function titleCase(s: string): string {
+  return s.replace(
+    /\p{L}+/gu,
+    (word) => word[0].toUpperCase() + word.slice(1).toLowerCase(),
+  );
+}
+
+function escapeHtml(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&#39;");
+}
+
+/** A 302 to `location`; never cached, since it may carry a token. */
+function redirect(location: string): Response {
+  return new Response(null, {
+    status: 302,
+    headers: { Location: location, "Cache-Control": "no-store" },
+  });
+}
+
+/**
+ * A small HTML page; `body` is HTML, every value in it escaped by the
+ * caller. Framing is forbidden, as on Synapse's pages, so that no other
+ * site can overlay a login form.
+ */
+function htmlResponse(status: number, title: string, body: string): Response {
+  const page = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 28rem; margin: 3rem auto; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.4rem; }
+label { display: block; margin: 0.8rem 0; }
+input { display: block; width: 100%; padding: 0.4rem; box-sizing: border-box; }
+button, .button { display: inline-block; padding: 0.5rem 1.2rem; background: #0b6e4f; color: #fff; border: 0; border-radius: 4px; text-decoration: none; }
+.error { color: #a00; }
+.note { color: #666; font-size: 0.9rem; }
+</style>
+</head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+${body}
+</body>
+</html>
+`;
+  return new Response(page, {
+    status,
+    headers: {
+      "Content-Type": "text/html; charset=utf-8",
+      "Cache-Control": "no-store",
+      "Content-Security-Policy": "frame-ancestors 'none'",
+      "X-Frame-Options": "DENY",
+    },
+  });
+}
+
+/**
+ * `value` as a {@linkcode HomeserverState}, checked; throws a TypeError
+ * naming the first thing wrong, so that a damaged file is reported, not
+ * half read.
+ */
+export function parseState(value: unknown): HomeserverState {
+  checkState(value);
+  return value;
+}
+
+function checkState(state: unknown): asserts state is HomeserverState {
+  const fail = (what: string): never => {
+    throw new TypeError(`Invalid homeserver state: ${what}`);
+  };
+  if (!isObject(state) || state.format !== "matrixlib-devserver-state") {
+    fail('not a development homeserver state (no "format" marker)');
+  }
+  const s = state as Record<string, unknown>;
+  if (s.version !== 1) fail(`version ${JSON.stringify(s.version)}, expected 1`);
+  const list = (key: string, fields: Record<string, string>) => {
+    const value = s[key];
+    if (!Array.isArray(value)) fail(`${key} must be an array`);
+    (value as unknown[]).forEach((item, i) => {
+      if (!isObject(item)) fail(`${key}[${i}] must be an object`);
+      for (const [field, type] of Object.entries(fields)) {
+        const optional = type.endsWith("?");
+        const v = (item as Record<string, unknown>)[field];
+        if (optional && v === undefined) continue;
+        const want = type.replace("?", "");
+        const ok = want === "string[]"
+          ? Array.isArray(v) && v.every((x) => typeof x === "string")
+          : kindOf(v) === want;
+        if (!ok) fail(`${key}[${i}].${field} must be ${want}`);
+      }
+    });
+  };
+  list("users", {
+    localpart: "string",
+    password: "string?",
+    emails: "string[]",
+    phones: "string[]",
+    sso: "boolean",
+  });
+  const owner = { userId: "string", deviceId: "string" };
+  list("devices", { ...owner, displayName: "string?" });
+  list("accessTokens", {
+    token: "string",
+    ...owner,
+    expiresAt: "number?",
+    refreshToken: "string?",
+    used: "boolean",
+  });
+  list("refreshTokens", {
+    token: "string",
+    ...owner,
+    expiresAt: "number?",
+    accessToken: "string",
+    next: "string?",
+    refreshed: "boolean",
+  });
+  list("loginTokens", {
+    token: "string",
+    userId: "string",
+    expiresAt: "number",
+  });
+  if (s.random !== undefined && typeof s.random !== "number") {
+    fail("random must be a number");
+  }
+}
+
+/** `typeof`, as a plain string to compare with a wanted kind. */
+function kindOf(v: unknown): string {
+  return typeof v;
 }
 
 function withSlash(url: string): string {

@@ -120,7 +120,7 @@ describe("devserver: discovery and login flows", () => {
     assert.equal(versions.at(-1), "v1.12");
   });
 
-  it("offers m.login.token (get_login_token) and m.login.password", async () => {
+  it("offers CAS and SSO, then m.login.token (get_login_token) and m.login.password", async () => {
     const { status, body } = await call(
       hs1(),
       "GET",
@@ -128,6 +128,8 @@ describe("devserver: discovery and login flows", () => {
     );
     assert.equal(status, 200);
     assert.deepEqual(body.flows, [
+      { type: "m.login.cas" },
+      { type: "m.login.sso", identity_providers: [{ id: "cas", name: "CAS" }] },
       { type: "m.login.token", get_login_token: true },
       { type: "m.login.password" },
     ]);
@@ -326,7 +328,7 @@ describe("devserver: password login", () => {
     assert.notEqual(a.body.access_token, c.body.access_token);
   });
 
-  it("answers m.login.token 403 M_FORBIDDEN (no login token can be valid yet)", async () => {
+  it("answers an unknown login token 403 M_FORBIDDEN", async () => {
     const answer = await call(server(), "POST", "/_matrix/client/v3/login", {
       json: { type: "m.login.token", token: "whatever" },
     });

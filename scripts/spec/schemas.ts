@@ -86,6 +86,12 @@ export interface SpecValidator {
     status: number,
     body: unknown,
   ): string[];
+  /**
+   * The response statuses the specification documents for that method and
+   * path (such as `["302", "404"]`), body or not: for answers without a JSON
+   * body, such as redirects. Throws if no operation matches.
+   */
+  documentedStatuses(method: string, pathname: string): string[];
   /** Every operation of the specification, in file and path order. */
   operations(): SpecOperation[];
   /**
@@ -445,6 +451,18 @@ class Validator implements SpecValidator {
       );
     }
     return this.#check(targets, body);
+  }
+
+  documentedStatuses(method: string, pathname: string): string[] {
+    const route = this.#requireRoute(method, pathname);
+    const statuses = new Set<string>();
+    for (const operation of route.operations) {
+      const { responses } = operation.op;
+      if (isObject(responses)) {
+        Object.keys(responses).forEach((k) => statuses.add(k));
+      }
+    }
+    return [...statuses].sort();
   }
 
   responseErrors(

@@ -340,6 +340,18 @@ describe("responseErrors", () => {
     );
   });
 
+  it("lists the documented statuses, bodiless ones included", { skip }, () => {
+    const v = spec();
+    assert.deepEqual(
+      v.documentedStatuses("GET", "/_matrix/client/v3/login/sso/redirect/cas"),
+      ["302", "404"],
+    );
+    assert.throws(
+      () => v.documentedStatuses("GET", "/_matrix/client/v3/nothing"),
+      /no operation in the Matrix spec/,
+    );
+  });
+
   it("throws without a JSON schema for the status", { skip }, () => {
     const v = spec();
     assert.throws(

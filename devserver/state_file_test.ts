@@ -1,0 +1,177 @@
+/**
+ * Tests of the development homeserver's state file, and of `main.ts`
+ * refusing a damaged one.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import process from "node:process";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { createHomeserver, type HomeserverState } from "./server.ts";
+import { readStateFile, StateFileError, writeStateFile } from "./state_file.ts";
+
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+
+function withFolder(run: (dir: string) => Promise<void> | void) {
+  return async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devserver-state-"));
+    try {
+      await run(dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+async function login(
+  handler: (r: Request) => Promise<Response>,
+): Promise<string> {
+  const response = await handler(
+    new Request("http://localhost:8008/_matrix/client/v3/login", {
+      method: "POST",
+      body: JSON.stringify({
+        type: "m.login.password",
+        user: "alice",
+        password: "secret",
+      }),
+    }),
+  );
+  assert.equal(response.status, 200);
+  return (await response.json()).access_token;
+}
+
+const users = [{ localpart: "alice", password: "secret" }];
+
+describe("devserver state file", () => {
+  it("gives undefined when there is no file yet", () => {
+    assert.equal(readStateFile("/nonexistent/devserver.json"), undefined);
+  });
+
+  it(
+    "survives a restart: a token from before works after, written with mode 0600 and no temporary left",
+    withFolder(async (dir) => {
+      const file = path.join(dir, "state.json");
+      const before = createHomeserver({
+        users,
+        onChange: () => writeStateFile(file, before.exportState()),
+      });
+      const token = await login(before.handler);
+      if (process.platform !== "win32") {
+        assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      }
+      assert.deepEqual(fs.readdirSync(dir), ["state.json"]);
+
+      const after = createHomeserver({ users, state: readStateFile(file) });
+      const whoami = await after.handler(
+        new Request("http://localhost:8008/_matrix/client/v3/account/whoami", {
+          headers: { Authorization: `Bearer ${token}` },
+        }),
+      );
+      assert.equal(whoami.status, 200);
+    }),
+  );
+
+  it(
+    "reports a file that is not JSON, or not a state, naming it, and leaves it alone",
+    withFolder((dir) => {
+      const file = path.join(dir, "state.json");
+      for (
+        const [text, what] of [
+          ["{ half a file", /not JSON/],
+          [
+            '{"format":"matrixlib-devserver-state","version":1,"users":{}}',
+            /users must be an array/,
+          ],
+        ] as const
+      ) {
+        fs.writeFileSync(file, text);
+        assert.throws(
+          () => readStateFile(file),
+          (error: unknown) =>
+            error instanceof StateFileError &&
+            error.message.includes(file) && what.test(error.message) &&
+            /left as it is/.test(error.message),
+        );
+        assert.equal(fs.readFileSync(file, "utf8"), text);
+      }
+    }),
+  );
+
+  it("reports a folder that does not exist when writing", () => {
+    const state = createHomeserver().exportState();
+    assert.throws(
+      () => writeStateFile("/nonexistent/folder/state.json", state),
+      (error: unknown) =>
+        error instanceof StateFileError &&
+        /cannot write the state file .*folder exists/.test(error.message),
+    );
+  });
+
+  it(
+    "replaces the file whole",
+    withFolder((dir) => {
+      const file = path.join(dir, "state.json");
+      fs.writeFileSync(file, "x".repeat(100_000));
+      const state: HomeserverState = createHomeserver({ users }).exportState();
+      writeStateFile(file, state);
+      assert.deepEqual(readStateFile(file), state);
+    }),
+  );
+});
+
+describe("devserver main.ts", () => {
+  async function run(args: string[]) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net=127.0.0.1", "--allow-read", MAIN, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return {
+      code: output.code,
+      stdout: decode(output.stdout),
+      stderr: decode(output.stderr),
+    };
+  }
+
+  it("documents every option in --help", async () => {
+    const { code, stdout } = await run(["--help"]);
+    assert.equal(code, 0);
+    for (
+      const flag of [
+        "--state FILE",
+        "--email LOCALPART=ADDRESS",
+        "--phone LOCALPART=MSISDN",
+        "--cas-user NAME:PASSWORD",
+        "--login-token-lifetime MS",
+        "--get-token-lifetime MS",
+        "--no-sso",
+        "--sso-client PREFIX",
+        "--cas-auto-approve",
+      ]
+    ) {
+      assert.ok(stdout.includes(flag), flag);
+    }
+  });
+
+  it(
+    "refuses to start on a damaged state file, says so without a stack trace, and leaves it alone",
+    withFolder(async (dir) => {
+      const file = path.join(dir, "state.json");
+      fs.writeFileSync(file, "not json");
+      const { code, stderr } = await run(["--port", "1", "--state", file]);
+      assert.equal(code, 1);
+      assert.match(stderr, /state file .* is damaged/);
+      assert.ok(!/\bat .*:\d+:\d+/.test(stderr), "no stack trace");
+      assert.equal(fs.readFileSync(file, "utf8"), "not json");
+    }),
+  );
+
+  it("names the user an --email is for when that user is not given", async () => {
+    const { code, stderr } = await run(["--email", "bob=bob@example.org"]);
+    assert.equal(code, 2);
+    assert.match(stderr, /no --user bob:PASSWORD was given/);
+  });
+});
