@@ -80,8 +80,10 @@ Server:
                                most 5 devices; users are LOCALPART@example.org.
                                Its portal URL, printed at start, is
                                http://localhost:PORT/api/get_domain?email=EMAIL
-  --rate-limit                 limit failed logins per user, and get_token to
-                               one a minute per user, as Synapse does
+  --rate-limit                 limit logins as Synapse does by default: the
+                               4th wrong password for a user in a burst, the
+                               6th login in a row, the 6th login of a user,
+                               and get_token to one a minute per user
   --seed N                     deterministic tokens and device IDs
   --help                       show this help
 `;
@@ -281,7 +283,9 @@ if (citadelServer !== undefined) {
     `Access tokens expire after ${options.accessTokenLifetimeMs} ms (with refresh tokens)`,
   );
 }
-if (options.rateLimit) console.log("Failed logins are rate-limited");
+if (options.rateLimit) {
+  console.log("Logins are rate-limited as on Synapse (429 M_LIMIT_EXCEEDED)");
+}
 if (options.sso) {
   console.log(
     `Single sign-on: CAS login page at ${homeserver.baseUrl}cas/login` +

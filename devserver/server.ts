@@ -72,9 +72,12 @@
  *   service; only services on this homeserver are served. With
  *   `casAutoApprove`, `GET login?service=…&user=NAME` signs in at once, as
  *   the stub does.
- * - With `rateLimit`, failed logins per user are limited as Synapse's
- *   `rc_login.failed_attempts` does: `429 M_LIMIT_EXCEEDED` with a
- *   `Retry-After` header (seconds) and `retry_after_ms` in the body.
+ * - With `rateLimit`, logins are limited as Synapse's `rc_login` does:
+ *   failed attempts per user (`failed_attempts`: the 4th wrong password in a
+ *   burst), attempts per address (`address`: the 6th login in a row, with
+ *   `Retry-After` of about 330 s) and successful logins per account
+ *   (`account`). Each answers `429 M_LIMIT_EXCEEDED` with a `Retry-After`
+ *   header (seconds) and `retry_after_ms` in the body.
  *
  * One difference on purpose: for `m.id.phone`, Synapse reads the number from
  * a `number` key, while the specification names it `phone` (a request with
@@ -116,12 +119,29 @@ export interface UserSpec {
   phones?: string[];
 }
 
-/** How failed logins are limited (Synapse's `rc_login.failed_attempts`). */
+/** How logins are limited (Synapse's `rc_login`). */
 export interface RateLimitSettings {
-  /** Failed attempts allowed in a burst. Default: 3, as in Synapse. */
+  /**
+   * Failed attempts per user allowed in a burst
+   * (`rc_login.failed_attempts`). Default: 3, as in Synapse.
+   */
   burst?: number;
-  /** Attempts regained per second. Default: 0.17, as in Synapse. */
+  /** Failed attempts regained per second. Default: 0.17, as in Synapse. */
   perSecond?: number;
+  /**
+   * Login attempts allowed from one address (`rc_login.address`), counted
+   * before anything else is checked. This server cannot see addresses: all
+   * its clients count as one, as on a loopback-only Synapse. Default:
+   * `{ burst: 5, perSecond: 0.003 }`, Synapse's, which refuses the 6th login
+   * in a row for about 5 minutes; raise it for a test suite, as one must for
+   * Synapse.
+   */
+  address?: { burst?: number; perSecond?: number };
+  /**
+   * Successful logins allowed per user (`rc_login.account`). Default:
+   * `{ burst: 5, perSecond: 0.003 }`, Synapse's.
+   */
+  account?: { burst?: number; perSecond?: number };
 }
 
 /** What {@linkcode createHomeserver} can be told. */
@@ -438,6 +458,9 @@ interface CasTicket {
   user: string;
 }
 
+/** The one client address this server knows of, for `rc_login.address`. */
+const ADDRESS = "client";
+
 /** A user-interactive authentication session of `POST /login/get_token`. */
 interface UiaSession {
   userId: string;
@@ -547,6 +570,16 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const loginTokenLifetime = options.loginTokenLifetimeMs ?? 120_000;
   const getTokenLifetime = options.getTokenLifetimeMs ?? 300_000;
   const ssoClientWhitelist = options.ssoClientWhitelist ?? LOOPBACK_CLIENTS;
+  const addressLimiter = limits === null ? undefined : new FailedLoginLimiter(
+    limits.address?.burst ?? 5,
+    limits.address?.perSecond ?? 0.003,
+    clock,
+  );
+  const accountLimiter = limits === null ? undefined : new FailedLoginLimiter(
+    limits.account?.burst ?? 5,
+    limits.account?.perSecond ?? 0.003,
+    clock,
+  );
   // Synapse allows one get_token a minute per user (not configurable); like
   // the failed-login limit, it applies here only when rate limits are on.
   const getTokenLimiter = limits === null
@@ -885,6 +918,10 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   }
 
   function login(body: Record<string, unknown>): Record<string, unknown> {
+    // Synapse counts every attempt from an address before reading it; an
+    // attempt refused here is not counted.
+    addressLimiter?.check(ADDRESS);
+    addressLimiter?.record(ADDRESS);
     const type = body.type;
     if (typeof type !== "string") {
       throw new MatrixFailure(400, "M_INVALID_PARAM", "Bad parameter: type");
@@ -986,6 +1023,9 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     if (requested !== undefined && typeof requested !== "string") {
       throw new MatrixFailure(400, "M_INVALID_PARAM", "Invalid device_id");
     }
+    // Synapse counts successful logins per account once the user is known.
+    accountLimiter?.check(user.userId);
+    accountLimiter?.record(user.userId);
     const deviceId = requested || randomString(LETTERS, 10);
     // The specification: logging in as an existing device ends its old tokens.
     const existing = devices.get(`${user.userId}|${deviceId}`);

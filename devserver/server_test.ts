@@ -339,7 +339,11 @@ describe("devserver: password login", () => {
 describe("devserver: rate limits", () => {
   it("answers the 4th failed login in a burst 429, with Retry-After and retry_after_ms", async () => {
     const clock = fakeClock();
-    const hs = server({ rateLimit: true, clock: clock.now });
+    // The per-address limit raised, as the reference Synapse setup does.
+    const hs = server({
+      rateLimit: { address: { burst: 1000, perSecond: 1000 } },
+      clock: clock.now,
+    });
     for (let i = 0; i < 3; i++) {
       assertError(
         await passwordLogin(hs, { password: "wrong" }),
@@ -360,6 +364,52 @@ describe("devserver: rate limits", () => {
     assertError(await passwordLogin(hs), 429, "M_LIMIT_EXCEEDED");
     clock.advance(ms);
     assert.equal((await passwordLogin(hs)).status, 200);
+  });
+
+  it("answers the 6th login in a row 429 with Retry-After of about 330 s (rc_login.address), right password or not", async () => {
+    const clock = fakeClock();
+    const hs = server({
+      rateLimit: { account: { burst: 1000, perSecond: 1000 } },
+      clock: clock.now,
+    });
+    assertError(
+      await passwordLogin(hs, { password: "wrong" }),
+      403,
+      "M_FORBIDDEN",
+    );
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await passwordLogin(hs)).status, 200);
+      clock.advance(1000);
+    }
+    const limited = await passwordLogin(hs);
+    assertError(limited, 429, "M_LIMIT_EXCEEDED");
+    const seconds = Number(limited.headers.get("Retry-After"));
+    assert.ok(seconds >= 320 && seconds <= 334, `Retry-After: ${seconds}`);
+    // A refused attempt is not counted: once the wait is over, one more works.
+    clock.advance(seconds * 1000);
+    assert.equal((await passwordLogin(hs)).status, 200);
+    assertError(await passwordLogin(hs), 429, "M_LIMIT_EXCEEDED");
+  });
+
+  it("answers the 6th successful login of one user 429 (rc_login.account), not another user's", async () => {
+    const clock = fakeClock();
+    const hs = server({
+      rateLimit: { address: { burst: 1000, perSecond: 1000 } },
+      clock: clock.now,
+    });
+    hs.addUser({ localpart: "bob", password: "pw" });
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await passwordLogin(hs)).status, 200);
+    }
+    assertError(await passwordLogin(hs), 429, "M_LIMIT_EXCEEDED");
+    const bob = await call(hs, "POST", "/_matrix/client/v3/login", {
+      json: {
+        type: "m.login.password",
+        identifier: { type: "m.id.user", user: "bob" },
+        password: "pw",
+      },
+    });
+    assert.equal(bob.status, 200);
   });
 
   it("does not limit failed logins unless asked", async () => {
