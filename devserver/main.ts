@@ -69,6 +69,11 @@ Single sign-on:
 
 Server:
   --port N                     port to listen on (default 8008)
+  --base-url URL               the base URL announced in .well-known and login
+                               answers, e.g. behind a proxy (default
+                               http://localhost:PORT/)
+  --server-name NAME           the server name in user IDs (default
+                               localhost:PORT)
   --host ADDRESS               address to listen on (default 127.0.0.1, and
                                ::1 when available, so that "localhost" works)
   --state FILE                 keep users, devices and tokens in FILE (JSON,
@@ -108,6 +113,8 @@ try {
     options: {
       port: { type: "string" },
       host: { type: "string" },
+      "base-url": { type: "string" },
+      "server-name": { type: "string" },
       user: { type: "string", multiple: true },
       email: { type: "string", multiple: true },
       phone: { type: "string", multiple: true },
@@ -203,9 +210,24 @@ if (citadel) {
   }
 }
 
+const baseUrl = values["base-url"] ?? `http://localhost:${port}/`;
+if (!/^https?:\/\/[^/]/.test(baseUrl) || !URL.canParse(baseUrl)) {
+  fail(`--base-url needs an http or https URL, not ${baseUrl}`);
+}
+const serverName = values["server-name"] ?? `localhost:${port}`;
+if (
+  !/^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(
+    serverName,
+  )
+) {
+  fail(
+    `--server-name needs a host name with an optional port, such as example.org or localhost:8008, not ${serverName}`,
+  );
+}
+
 const options: HomeserverOptions = {
-  serverName: `localhost:${port}`,
-  baseUrl: `http://localhost:${port}/`,
+  serverName,
+  baseUrl,
   users,
   accessTokenLifetimeMs: integer(
     "access-token-lifetime",
