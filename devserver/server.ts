@@ -1662,24 +1662,47 @@ export function jsonResponse(
   });
 }
 
-/** The request body, read up to `max` bytes: `413 M_TOO_LARGE` beyond. */
-async function readBody(request: Request, max: number): Promise<ArrayBuffer> {
+/**
+ * The request body, read up to one byte over `max` and no further: the bytes,
+ * and whether there were more than `max`. `citadel.ts` reads bodies so too.
+ */
+export async function readCapped(
+  request: Request,
+  max: number,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; tooLarge: boolean }> {
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
+  let tooLarge = false;
   if (request.body) {
     const reader = request.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      chunks.push(value);
       size += value.byteLength;
       if (size > max) {
+        tooLarge = true;
         await reader.cancel();
-        throw new MatrixFailure(413, "M_TOO_LARGE", "Request body too large");
+        break;
       }
-      chunks.push(value);
     }
   }
-  return await new Blob(chunks).arrayBuffer();
+  return {
+    bytes: new Uint8Array(await new Blob(chunks).arrayBuffer()),
+    tooLarge,
+  };
+}
+
+/** The request body, read up to `max` bytes: `413 M_TOO_LARGE` beyond. */
+async function readBody(
+  request: Request,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const { bytes, tooLarge } = await readCapped(request, max);
+  if (tooLarge) {
+    throw new MatrixFailure(413, "M_TOO_LARGE", "Request body too large");
+  }
+  return bytes;
 }
 
 /**
