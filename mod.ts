@@ -52,3 +52,6 @@ export type { SessionChange, SessionState } from "./src/client.ts";
 export { identifierJson, type LoginIdentifier } from "./src/identifiers.ts";
 export type { LoginOptions, LoginResult } from "./src/client.ts";
 export { AlreadyLoggedInError } from "./src/errors.ts";
+export type { WhoAmI } from "./src/client.ts";
+export { NotLoggedInError } from "./src/errors.ts";
+export { MemoryLock, type SessionLock } from "./src/lock.ts";

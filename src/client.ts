@@ -24,6 +24,9 @@ import { AlreadyLoggedInError } from "./errors.ts";
 import { parseLoginAnswer } from "./session.ts";
 import { validateHomeserver } from "./discovery.ts";
 import { isObject } from "./login_flows.ts";
+import { NotLoggedInError } from "./errors.ts";
+import { MemoryLock, type SessionLock } from "./lock.ts";
+import { parseRefreshAnswer } from "./session.ts";
 
 /**
  * A function that makes HTTP requests: the global `fetch`, or anything with
@@ -151,7 +154,11 @@ interface Answer {
   url: URL;
 }
 /**
- * The states of a client's session.
+ * The states of a client's session: `"logged_in"`, `"logged_out"`, and
+ * (chapter 4) `"refreshing"` while the access token is renewed,
+ * `"soft_logged_out"` when the server ended the session but the device may
+ * log in again and keep its data, and `"locked"` while the server has locked
+ * the account.
  *
  * @example
  * ```ts
@@ -160,7 +167,12 @@ interface Answer {
  * const state: SessionState = "logged_in";
  * ```
  */
-export type SessionState = "logged_in" | "logged_out";
+export type SessionState =
+  | "logged_in"
+  | "refreshing"
+  | "soft_logged_out"
+  | "locked"
+  | "logged_out";
 
 /**
  * What the client tells `onSessionChange`: the new state, and who is logged in.
@@ -242,6 +254,24 @@ export interface LoginResult {
    */
   wellKnownIgnored?: string;
 }
+/**
+ * Who the access token belongs to, as `whoami()` reports it.
+ *
+ * @example
+ * ```ts
+ * import type { WhoAmI } from "@matrixlib/matrixlib";
+ *
+ * const me: WhoAmI = { userId: "@alice:example.org", deviceId: "ABCDEFGH" };
+ * ```
+ */
+export interface WhoAmI {
+  /** The user's full Matrix ID. */
+  userId: string;
+  /** The device the token belongs to; servers may leave it out. */
+  deviceId?: string;
+}
+/** How many times one request may renew the access token. */
+const MAX_RENEWALS_PER_REQUEST = 3;
 
 /**
  * What a {@linkcode Client} needs to know when it is created.
@@ -303,6 +333,18 @@ export interface ClientOptions {
    * restoring a stored session, and (chapter 5) after a logout.
    */
   onSessionChange?: (change: SessionChange) => void;
+  /**
+   * The lock held while the session is refreshed. Clients that share a
+   * storage must share it too: the same {@linkcode MemoryLock} in one
+   * program, a `FileLock` on the same file across programs. Defaults to a
+   * lock of this client's own.
+   */
+  lock?: SessionLock;
+  /**
+   * How long before its expiry the access token is renewed, at most, in
+   * milliseconds; never more than half the token's life. Default: 60 000.
+   */
+  refreshMarginMs?: number;
 }
 
 /**
@@ -331,6 +373,16 @@ export class Client {
   #onSessionChange: ((change: SessionChange) => void) | undefined;
   #session: StoredSession | undefined;
   #loggingIn = false;
+  /** Whether the server said `M_USER_LOCKED` to the last request. */
+  #userLocked = false;
+  /** The refresh under way, shared by every request that needs it. */
+  #refreshing: Promise<void> | undefined;
+  #lock: SessionLock;
+  /** Where this server takes refreshes: v3, or v1 (Synapse before 1.72). */
+  #refreshPath: "v3/refresh" | "v1/refresh" = "v3/refresh";
+  #refreshMarginMs: number;
+  /** When the current token should be renewed, and which expiry that is for. */
+  #renewal: { expiresAt: number; at: number } | undefined;
 
   /**
    * Creates a client for the homeserver at `options.baseUrl`, or for the
@@ -373,6 +425,13 @@ export class Client {
     };
     this.#storage = options.storage ?? new MemoryStorage();
     this.#onSessionChange = options.onSessionChange;
+    this.#lock = options.lock ?? new MemoryLock();
+    this.#refreshMarginMs = options.refreshMarginMs ?? 60_000;
+    if (!(this.#refreshMarginMs >= 0)) {
+      throw new TypeError(
+        `Invalid refreshMarginMs ${this.#refreshMarginMs}: it must be a number of milliseconds, 0 or more`,
+      );
+    }
   }
 
   /**
@@ -629,7 +688,10 @@ export class Client {
     this.#baseUrl = parseBaseUrl(session.homeserver);
     this.#session = session;
     const { userId, deviceId } = session;
-    this.#notify({ state: "logged_in", userId, deviceId });
+    const state = session.softLoggedOut === true
+      ? "soft_logged_out"
+      : "logged_in";
+    this.#notify({ state, userId, deviceId });
     return { userId, deviceId };
   }
   /**
@@ -686,7 +748,7 @@ export class Client {
     try {
       const stored = this.#session ??
         readStoredSession(await this.#storage.get(SESSION_KEY));
-      if (stored !== undefined) {
+      if (stored !== undefined && stored.softLoggedOut !== true) {
         throw new AlreadyLoggedInError({
           userId: stored.userId,
           deviceId: stored.deviceId,
@@ -803,6 +865,281 @@ export class Client {
       });
     } catch {
       // The storage error is what the caller needs to hear about.
+    }
+  }
+  /**
+   * Asks the homeserver who the access token belongs to
+   * (`GET /_matrix/client/v3/account/whoami`): a cheap way to check that the
+   * session still works. Renews the access token when needed, like every
+   * authenticated request.
+   *
+   * @param options `signal` to cancel the request.
+   * @returns The user ID, and the device ID when the server gives it.
+   * @throws {NotLoggedInError} If the client holds no usable session.
+   * @throws {MatrixError} If the server refuses (`M_UNKNOWN_TOKEN` when the
+   * session has ended: see {@linkcode Client.sessionState}).
+   * @throws {InvalidResponseError} If the answer breaks the specification.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * if (await client.restore()) {
+   *   const me = await client.whoami();
+   *   console.log(`${me.userId} on device ${me.deviceId}`);
+   * }
+   * ```
+   */
+  async whoami(options: { signal?: AbortSignal } = {}): Promise<WhoAmI> {
+    const answer = await this.#authedCall({
+      path: "v3/account/whoami",
+      signal: options.signal,
+    });
+    const { user_id: userId, device_id: deviceId } = answer.body;
+    if (typeof userId !== "string" || userId === "") {
+      throw new InvalidResponseError(
+        { method: "GET", url: answer.url, status: 200 },
+        `"user_id" is not a non-empty string`,
+      );
+    }
+    const me: WhoAmI = { userId };
+    if (typeof deviceId === "string") me.deviceId = deviceId;
+    return me;
+  }
+  /** The session requests may use; throws if there is none. */
+  #usableSession(): StoredSession {
+    const session = this.#session;
+    if (session === undefined) throw new NotLoggedInError();
+    if (session.softLoggedOut === true) {
+      throw new NotLoggedInError(session);
+    }
+    return session;
+  }
+  /**
+   * The session's state now: `"logged_out"` without a session,
+   * `"soft_logged_out"` when the server ended it softly, `"refreshing"` while
+   * the access token is being renewed, `"locked"` while the server says the
+   * account is locked, and `"logged_in"` otherwise.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * await client.restore();
+   * if (client.sessionState === "soft_logged_out") {
+   *   console.log(`Please log in again as ${client.userId}`);
+   * }
+   * ```
+   */
+  get sessionState(): SessionState {
+    const settled = this.#settledState();
+    if (this.#refreshing !== undefined && settled !== "soft_logged_out") {
+      return settled === "logged_out" ? settled : "refreshing";
+    }
+    return settled;
+  }
+  /** The state, leaving out a refresh under way. */
+  #settledState(): SessionState {
+    if (this.#session === undefined) return "logged_out";
+    if (this.#session.softLoggedOut === true) return "soft_logged_out";
+    return this.#userLocked ? "locked" : "logged_in";
+  }
+
+  /** Reports the settled state, for the session `ids` (or the current one). */
+  #report(ids: { userId: string; deviceId: string } | undefined): void {
+    const { userId, deviceId } = this.#session ?? ids ?? {};
+    this.#notify({ state: this.#settledState(), userId, deviceId });
+  }
+  /**
+   * Ends `session` because the server refused its token: softly (keeps the
+   * user and device) or not (wipes them). If the storage holds another
+   * session by now, adopts it instead and returns `true`.
+   */
+  async #endSession(session: StoredSession, soft: boolean): Promise<boolean> {
+    const stored = readStoredSession(await this.#storage.get(SESSION_KEY));
+    if (
+      stored !== undefined && stored.softLoggedOut !== true &&
+      stored.accessToken !== session.accessToken
+    ) {
+      this.#session = stored;
+      return true;
+    }
+    const ids = { userId: session.userId, deviceId: session.deviceId };
+    if (soft) {
+      const ended: StoredSession = { ...session, softLoggedOut: true };
+      this.#session = ended;
+      await this.#storage.set(SESSION_KEY, { ...ended });
+    } else {
+      this.#session = undefined;
+      await this.#storage.delete(SESSION_KEY);
+      await this.#storage.delete(DEVICE_KEY);
+    }
+    this.#userLocked = false;
+    this.#report(ids);
+    return false;
+  }
+  /**
+   * Sends one authenticated request: the access token in the
+   * `Authorization` header, renewed before it expires and whenever the
+   * server says `M_UNKNOWN_TOKEN`. The only place that sends the token.
+   */
+  async #authedCall(call: Call): Promise<Answer> {
+    for (let renewals = 0;; renewals++) {
+      await this.#refreshIfDue(this.#usableSession(), call.signal);
+      const session = this.#usableSession();
+      try {
+        const answer = await this.#call({
+          ...call,
+          headers: {
+            ...call.headers,
+            Authorization: `Bearer ${session.accessToken}`,
+          },
+        });
+        this.#unlocked();
+        return answer;
+      } catch (error) {
+        if (!(error instanceof MatrixError)) throw error;
+        if (error.errcode === "M_USER_LOCKED") this.#locked();
+        if (error.errcode !== "M_UNKNOWN_TOKEN") throw error;
+        if (this.#session?.accessToken !== session.accessToken) continue;
+        if (
+          session.refreshToken !== undefined &&
+          renewals < MAX_RENEWALS_PER_REQUEST
+        ) {
+          await this.#refresh(session, call.signal);
+          continue;
+        }
+        if (await this.#endSession(session, error.softLogout)) continue;
+        throw error;
+      }
+    }
+  }
+  /** Records that the server said `M_USER_LOCKED`. */
+  #locked(): void {
+    if (this.#userLocked) return;
+    this.#userLocked = true;
+    this.#report(undefined);
+  }
+
+  /** Records that a request succeeded, so the account is not locked. */
+  #unlocked(): void {
+    if (!this.#userLocked) return;
+    this.#userLocked = false;
+    this.#report(undefined);
+  }
+  /**
+   * Renews the access token of `used`, once however many requests ask at
+   * the same time, and only if `used` is still the current session.
+   */
+  #refresh(used: StoredSession, signal?: AbortSignal): Promise<void> {
+    if (this.#session?.accessToken !== used.accessToken) {
+      return Promise.resolve();
+    }
+    if (this.#refreshing === undefined) {
+      const refreshing = this.#renew(used).finally(() => {
+        this.#refreshing = undefined;
+      });
+      refreshing.catch(() => {});
+      this.#refreshing = refreshing;
+    }
+    return untilAborted(this.#refreshing, signal);
+  }
+  /** One refresh: under the lock, re-read, send, store, then use. */
+  async #renew(used: StoredSession): Promise<void> {
+    const ids = { userId: used.userId, deviceId: used.deviceId };
+    this.#notify({ state: "refreshing", ...ids });
+    let ended = false; // #endSession reports an end itself
+    try {
+      await this.#lock.withLock(async () => {
+        const stored = readStoredSession(await this.#storage.get(SESSION_KEY));
+        if (stored === undefined || stored.accessToken !== used.accessToken) {
+          this.#session = stored;
+          return;
+        }
+        try {
+          const answer = await this.#sendRefresh(stored.refreshToken ?? "");
+          const parsed = parseRefreshAnswer(answer.body);
+          if ("problem" in parsed) {
+            throw new InvalidResponseError(
+              { method: "POST", url: answer.url, status: 200 },
+              parsed.problem,
+            );
+          }
+          const next: StoredSession = { ...stored, accessToken: parsed.accessToken };
+          if (parsed.refreshToken !== undefined) {
+            next.refreshToken = parsed.refreshToken;
+          }
+          delete next.expiresAt;
+          if (parsed.expiresInMs !== undefined) {
+            next.expiresAt = answer.startedAt + parsed.expiresInMs;
+          }
+          await this.#storage.set(SESSION_KEY, { ...next });
+          this.#session = next;
+          this.#userLocked = false;
+          if (next.expiresAt !== undefined) {
+            this.#renewal = this.#plan(next.expiresAt, parsed.expiresInMs!);
+          }
+        } catch (error) {
+          if (error instanceof MatrixError) {
+            if (error.errcode === "M_USER_LOCKED") this.#userLocked = true;
+            if (error.errcode === "M_UNKNOWN_TOKEN" || error.errcode === "M_FORBIDDEN") {
+              ended = !await this.#endSession(stored, error.softLogout);
+              if (!ended) return;
+            }
+          }
+          throw error;
+        }
+      });
+    } finally {
+      if (!ended) this.#report(ids);
+    }
+  }
+  /** Sends `POST /refresh`, falling back to v1 on servers without v3. */
+  async #sendRefresh(refreshToken: string): Promise<Answer> {
+    const send = () =>
+      this.#call({
+        path: this.#refreshPath,
+        json: { refresh_token: refreshToken },
+      });
+    try {
+      return await send();
+    } catch (error) {
+      const unrecognized = error instanceof MatrixError &&
+        error.errcode === "M_UNRECOGNIZED" &&
+        (error.status === 404 || error.status === 405);
+      if (!unrecognized || this.#refreshPath === "v1/refresh") throw error;
+      this.#refreshPath = "v1/refresh";
+      return await send();
+    }
+  }
+  /** When to renew a token that expires at `expiresAt` and lives `lifeMs`. */
+  #plan(expiresAt: number, lifeMs: number): { expiresAt: number; at: number } {
+    const margin = Math.min(this.#refreshMarginMs, Math.max(0, lifeMs) / 2);
+    return { expiresAt, at: expiresAt - margin };
+  }
+
+  /** Renews the token first if it expires soon; see the chapter for why. */
+  async #refreshIfDue(
+    session: StoredSession,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (session.expiresAt === undefined || session.refreshToken === undefined) {
+      return;
+    }
+    if (this.#renewal?.expiresAt !== session.expiresAt) {
+      const left = session.expiresAt - this.#clock.now();
+      this.#renewal = this.#plan(session.expiresAt, left);
+    }
+    if (this.#clock.now() < this.#renewal.at) return;
+    try {
+      await this.#refresh(session, signal);
+    } catch (error) {
+      signal?.throwIfAborted();
+      if (this.#settledState() === "logged_in") return;
+      if (this.#settledState() === "locked") return;
+      throw error;
     }
   }
 }

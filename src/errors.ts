@@ -427,3 +427,51 @@ export class AlreadyLoggedInError extends Error {
     this.deviceId = "pending" in session ? undefined : session.deviceId;
   }
 }
+/**
+ * The client was asked for an authenticated request but holds no usable
+ * session: it never logged in, or the session has ended. Nothing was sent.
+ *
+ * @example
+ * ```ts
+ * import { Client, NotLoggedInError } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({ baseUrl: "https://matrix.example.org" });
+ * try {
+ *   await client.whoami();
+ * } catch (error) {
+ *   if (error instanceof NotLoggedInError) console.log(error.state); // logged_out
+ * }
+ * ```
+ */
+export class NotLoggedInError extends Error {
+  /** The error's name: always `"NotLoggedInError"`. */
+  override name = "NotLoggedInError";
+  /**
+   * `"logged_out"`: there is no session; `"soft_logged_out"`: the server
+   * ended it softly, and a new login on the same device resumes it.
+   */
+  readonly state: "logged_out" | "soft_logged_out";
+  /** The user of a soft-logged-out session. */
+  readonly userId: string | undefined;
+  /** The device of a soft-logged-out session, which a new login reuses. */
+  readonly deviceId: string | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param session No session, or the user and device of one that the
+   * server ended softly.
+   */
+  constructor(
+    session?: { userId: string; deviceId: string },
+  ) {
+    super(
+      session === undefined
+        ? "Not logged in: log in first, or restore() a stored session"
+        : `The homeserver ended the session of ${session.userId} (device ${session.deviceId}); log in again: the client reuses device ${session.deviceId}, so local data stays valid`,
+    );
+    this.state = session === undefined ? "logged_out" : "soft_logged_out";
+    this.userId = session?.userId;
+    this.deviceId = session?.deviceId;
+  }
+}

@@ -29,6 +29,12 @@ export interface StoredSession {
    * when it does not expire.
    */
   expiresAt?: number;
+  /**
+   * Set by chapter 4 when the server ended the session softly: the tokens
+   * no longer work, but the user and device remain, for a new login on the
+   * same device that keeps the application's local data.
+   */
+  softLoggedOut?: boolean;
 }
 
 /**
@@ -63,6 +69,12 @@ export function readStoredSession(
     (typeof value.expiresAt !== "number" || !Number.isFinite(value.expiresAt))
   ) {
     throw bad("expiresAt is not a number");
+  }
+  if (
+    value.softLoggedOut !== undefined &&
+    typeof value.softLoggedOut !== "boolean"
+  ) {
+    throw bad("softLoggedOut is not a boolean");
   }
   return value as unknown as StoredSession;
 }
@@ -108,5 +120,35 @@ export function parseLoginAnswer(
     answer.expiresInMs = ms;
   }
   if (body.well_known !== undefined) answer.wellKnown = body.well_known;
+  return answer;
+}
+/** The fields of a refresh answer. */
+export interface RefreshAnswer {
+  accessToken: string;
+  refreshToken?: string;
+  expiresInMs?: number;
+}
+
+/** Checks a refresh answer's body; returns its fields or the first problem. */
+export function parseRefreshAnswer(
+  body: Record<string, unknown>,
+): RefreshAnswer | { problem: string } {
+  if (typeof body.access_token !== "string" || body.access_token === "") {
+    return { problem: `"access_token" is not a non-empty string` };
+  }
+  const answer: RefreshAnswer = { accessToken: body.access_token };
+  if (body.refresh_token !== undefined) {
+    if (typeof body.refresh_token !== "string" || body.refresh_token === "") {
+      return { problem: `"refresh_token" is not a non-empty string` };
+    }
+    answer.refreshToken = body.refresh_token;
+  }
+  if (body.expires_in_ms !== undefined) {
+    const ms = body.expires_in_ms;
+    if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms <= 0) {
+      return { problem: `"expires_in_ms" is not a positive integer` };
+    }
+    answer.expiresInMs = ms;
+  }
   return answer;
 }

@@ -146,6 +146,40 @@ export const TOUR: TourStep[] = [
         tour.devices().join(", ")
       }; the session file has them (not shown).`,
   },
+  {
+    chapter: "chapters/04_refresh_tokens.md",
+    example: "examples/refresh.ts",
+    shows:
+      "the saved session stays alive: whoami every second, the access token renewed before it expires",
+    needs: ["chapters/03_password_login.md"],
+    permissions: (tour) => [
+      `--allow-net=${tour.host}`,
+      `--allow-read=${tour.dir}`,
+      `--allow-write=${tour.dir}`,
+    ],
+    args: (tour) => [
+      "--homeserver",
+      tour.url,
+      "--session",
+      tour.sessionFile,
+      "--until-refreshes",
+      "1",
+    ],
+    check(tour) {
+      const devices = tour.devices();
+      return Promise.resolve(
+        devices.length === 1
+          ? undefined
+          : `renewing should keep one device for ${tour.userId}, but the server holds tokens for ${devices.length}`,
+      );
+    },
+    explain: (tour, requests) => {
+      const renewals = requests.filter((r) => r.path.endsWith("/refresh"));
+      return `The ${
+        tour.accessTokenLifetimeMs / 1000
+      } s access token was renewed ${renewals.length} time(s) with the refresh token, without a new login: still one device.`;
+    },
+  },
 ];
 
 /** Chapters in `lit.json` that have no example for the tour to run yet. */

@@ -18,7 +18,8 @@
  *   temporary working directory, shared by its commands and deleted after;
  * - a script path is resolved against the project root;
  * - the environment holds only what Deno needs (`PATH`, `HOME`, …), the
- *   proxy, `NO_COLOR=1`, and the command's `NAME=value` prefixes;
+ *   proxy, `NO_COLOR=1`, `DENO_NO_UPDATE_CHECK=1`, and the command's
+ *   `NAME=value` prefixes;
  * - standard input is empty unless `printf` pipes something;
  * - what a command prints is its standard output, then its standard error.
  *
@@ -235,7 +236,13 @@ export async function runTranscript(
 ): Promise<TranscriptResult> {
   const network = startNetwork();
   const cwd = await Deno.makeTempDir({ prefix: "transcript-" });
-  const env: Record<string, string> = { NO_COLOR: "1", ...network.env };
+  // Deno checks for a newer version of itself (at dl.deno.land) in
+  // commands that run for a second or more: transcripts run offline.
+  const env: Record<string, string> = {
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+    ...network.env,
+  };
   for (const name of KEPT_ENV) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
