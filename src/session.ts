@@ -106,21 +106,33 @@ export function parseLoginAnswer(
     deviceId: body.device_id as string,
     accessToken: body.access_token as string,
   };
+  const problem = readTokenFields(body, answer);
+  if (problem !== undefined) return { problem };
+  if (body.well_known !== undefined) answer.wellKnown = body.well_known;
+  return answer;
+}
+/**
+ * Checks the optional `refresh_token` and `expires_in_ms` of a login or
+ * refresh answer and copies them into `answer`; returns the first problem.
+ */
+function readTokenFields(
+  body: Record<string, unknown>,
+  answer: { refreshToken?: string; expiresInMs?: number },
+): string | undefined {
   if (body.refresh_token !== undefined) {
     if (typeof body.refresh_token !== "string" || body.refresh_token === "") {
-      return { problem: `"refresh_token" is not a non-empty string` };
+      return `"refresh_token" is not a non-empty string`;
     }
     answer.refreshToken = body.refresh_token;
   }
   if (body.expires_in_ms !== undefined) {
     const ms = body.expires_in_ms;
     if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms <= 0) {
-      return { problem: `"expires_in_ms" is not a positive integer` };
+      return `"expires_in_ms" is not a positive integer`;
     }
     answer.expiresInMs = ms;
   }
-  if (body.well_known !== undefined) answer.wellKnown = body.well_known;
-  return answer;
+  return undefined;
 }
 /** The fields of a refresh answer. */
 export interface RefreshAnswer {
@@ -137,18 +149,6 @@ export function parseRefreshAnswer(
     return { problem: `"access_token" is not a non-empty string` };
   }
   const answer: RefreshAnswer = { accessToken: body.access_token };
-  if (body.refresh_token !== undefined) {
-    if (typeof body.refresh_token !== "string" || body.refresh_token === "") {
-      return { problem: `"refresh_token" is not a non-empty string` };
-    }
-    answer.refreshToken = body.refresh_token;
-  }
-  if (body.expires_in_ms !== undefined) {
-    const ms = body.expires_in_ms;
-    if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms <= 0) {
-      return { problem: `"expires_in_ms" is not a positive integer` };
-    }
-    answer.expiresInMs = ms;
-  }
-  return answer;
+  const problem = readTokenFields(body, answer);
+  return problem === undefined ? answer : { problem };
 }
