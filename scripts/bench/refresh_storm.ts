@@ -35,6 +35,8 @@
 
 import { cpus, loadavg, totalmem } from "node:os";
 import { Client, type Clock, type Fetch, MemoryStorage } from "../../mod.ts";
+import { send } from "../../src/http.ts";
+import { readAnswer } from "../../src/response.ts";
 import {
   createHomeserver,
   fetchOf,
@@ -56,6 +58,8 @@ export interface Options {
   json: boolean;
   /** Skip the overhead measurement (the storms and their checks only). */
   overhead: boolean;
+  /** Also time the steps between plain `fetch` and the client. */
+  breakdown: boolean;
 }
 
 /** A command-line mistake: the message is for the user; exit status 2. */
@@ -88,6 +92,9 @@ Options:
   --runs R       measured batches per side for the overhead, and repetitions
                  of each storm (default 15, at least 1)
   --warmup W     warm-up batches per side before timing (default 3, 0 or more)
+  --breakdown    also time the library's transport alone (send() and
+                 readAnswer()) and plain fetch with each thing send() adds
+                 (a timeout timer, an abort signal, a streamed body read)
   --no-overhead  run and check the storms only; skip the timing
   --json         print the results as one JSON object
   -h, --help     show this help
@@ -101,6 +108,7 @@ export function parseArgs(args: readonly string[]): Options | "help" {
     warmup: 3,
     json: false,
     overhead: true,
+    breakdown: false,
   };
   const int = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -144,6 +152,10 @@ export function parseArgs(args: readonly string[]): Options | "help" {
       case "--no-overhead":
         noValue();
         o.overhead = false;
+        break;
+      case "--breakdown":
+        noValue();
+        o.breakdown = true;
         break;
       default:
         throw new UsageError(`unknown option ${a} (see --help)`);
@@ -418,6 +430,8 @@ export interface OverheadResult {
   ratio: number;
   /** The median of the per-run ratios (each run times both sides). */
   pairedRatio: number;
+  /** Every side timed: the client, plain `fetch`, then any breakdown. */
+  sides: Side[];
   /** Requests the server answered while timing that were not 200 whoamis. */
   unexpected: number;
 }
@@ -431,69 +445,126 @@ async function batch(n: number, one: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
+/** One side of the overhead measurement, with its batch times. */
+export interface Side {
+  label: string;
+  /** Each measured batch, ms. */
+  ms: number[];
+  medianMs: number;
+}
+
 /**
  * Times batches of `n` concurrent `client.whoami()` against batches of `n`
  * concurrent plain `fetch` calls to the same handler with the same token,
- * alternating which side goes first. No refresh is due while timing.
+ * rotating which side goes first. No refresh is due while timing. With
+ * `breakdown`, also times sides in between, to show where the difference
+ * goes: the library's transport alone (`send` and `readAnswer`, without the
+ * client), and plain `fetch` with one of the things `send` adds.
  */
 export async function measureOverhead(
   n: number,
   runs: number,
   warmup: number,
+  breakdown = false,
 ): Promise<OverheadResult> {
   const world = await setUp(false);
   const { hs, client, plainFetch } = world;
   const token = world.accessToken();
-  const url = new URL("_matrix/client/v3/account/whoami", hs.baseUrl).href;
+  const url = new URL("_matrix/client/v3/account/whoami", hs.baseUrl);
   const userId = `@alice:${hs.serverName}`;
-  const viaClient = () =>
-    batch(n, async () => {
-      const me = await client.whoami();
-      if (me.userId !== userId) throw new Error(`whoami gave ${me.userId}`);
-    });
-  const viaFetch = () =>
-    batch(n, async () => {
-      const response = await plainFetch(url, {
-        headers: { Authorization: `Bearer ${token}` },
-      });
-      if (response.status !== 200) {
-        throw new Error(`plain fetch got ${response.status}`);
-      }
-      const body = await response.json();
-      if (body.user_id !== userId) {
-        throw new Error(`whoami gave ${body.user_id}`);
-      }
-    });
+  const headers = { Authorization: `Bearer ${token}` };
+  const check = (body: { user_id?: unknown }) => {
+    if (body.user_id !== userId) throw new Error(`whoami gave ${body.user_id}`);
+  };
+  const ok = (response: Response) => {
+    if (response.status !== 200) {
+      throw new Error(`plain fetch got ${response.status}`);
+    }
+    return response;
+  };
+  const sides: { label: string; one: () => Promise<void> }[] = [
+    {
+      label: "`client.whoami()`",
+      one: async () => check({ user_id: (await client.whoami()).userId }),
+    },
+    {
+      label: "plain `fetch` + `json()`",
+      one: async () =>
+        check(await ok(await plainFetch(url.href, { headers })).json()),
+    },
+  ];
+  if (breakdown) {
+    sides.push(
+      {
+        label: "library transport: `send()` + `readAnswer()`",
+        one: async () => {
+          const response = await send({ method: "GET", url, headers }, {
+            fetch: plainFetch,
+            timeoutMs: 30_000,
+            allowHttp: true,
+          });
+          check(readAnswer(response, { method: "GET", url }, { now: 0 }));
+        },
+      },
+      {
+        label: "plain + a 30 s timer set and cleared",
+        one: async () => {
+          const timer = setTimeout(() => {}, 30_000);
+          try {
+            check(await ok(await plainFetch(url.href, { headers })).json());
+          } finally {
+            clearTimeout(timer);
+          }
+        },
+      },
+      {
+        label: "plain + an `AbortController`'s signal",
+        one: async () => {
+          const { signal } = new AbortController();
+          check(
+            await ok(await plainFetch(url.href, { headers, signal })).json(),
+          );
+        },
+      },
+      {
+        label: "plain, body read with a reader and a `Blob`",
+        one: async () => {
+          const response = ok(await plainFetch(url.href, { headers }));
+          const reader = response.body!.getReader();
+          const chunks: Uint8Array<ArrayBuffer>[] = [];
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            chunks.push(value);
+          }
+          check(JSON.parse(await new Blob(chunks).text()));
+        },
+      },
+    );
+  }
   let unexpected = 0;
-  const settle = () => {
+  const time = async (one: () => Promise<void>) => {
+    const ms = await batch(n, one);
     unexpected +=
       hs.log.filter((e) =>
         e.status !== 200 || !e.path.endsWith("/account/whoami")
       ).length;
     hs.clearLog();
+    return ms;
   };
   for (let w = 0; w < warmup; w++) {
-    await viaClient();
-    settle();
-    await viaFetch();
-    settle();
+    for (const side of sides) await time(side.one);
   }
-  const clientMs: number[] = [];
-  const plainMs: number[] = [];
+  const times: number[][] = sides.map(() => []);
   for (let k = 0; k < runs; k++) {
-    if (k % 2 === 0) {
-      clientMs.push(await viaClient());
-      settle();
-      plainMs.push(await viaFetch());
-      settle();
-    } else {
-      plainMs.push(await viaFetch());
-      settle();
-      clientMs.push(await viaClient());
-      settle();
+    // Each run starts with the next side, so none always goes first.
+    for (let j = 0; j < sides.length; j++) {
+      const i = (k + j) % sides.length;
+      times[i].push(await time(sides[i].one));
     }
   }
   if (world.accessToken() !== token) unexpected++;
+  const [clientMs, plainMs] = times;
   const clientMedianMs = median(clientMs);
   const plainMedianMs = median(plainMs);
   return {
@@ -506,6 +577,11 @@ export async function measureOverhead(
     plainMedianMs,
     ratio: clientMedianMs / plainMedianMs,
     pairedRatio: median(clientMs.map((c, i) => c / plainMs[i])),
+    sides: sides.map((side, i) => ({
+      label: side.label,
+      ms: times[i],
+      medianMs: median(times[i]),
+    })),
     unexpected,
   };
 }
@@ -597,22 +673,19 @@ export function markdown(report: Report, args: readonly string[]): string {
     const perCall = (ms: number) => `${((ms / n) * 1000).toFixed(1)} µs/call`;
     lines.push(
       "",
-      `Overhead: ${overhead.runs} alternating batches of ${n} concurrent calls per side, after ${overhead.warmup} warm-up batch${
+      `Overhead: ${overhead.runs} batches of ${n} concurrent calls per side, the first side changing each run, after ${overhead.warmup} warm-up batch${
         overhead.warmup === 1 ? "" : "es"
       } per side.`,
       "",
-      "| side | median (ms) | min (ms) | max (ms) | per call |",
-      "| --- | ---: | ---: | ---: | ---: |",
-      `| \`client.whoami()\` | ${f1(overhead.clientMedianMs)} | ${
-        f1(Math.min(...overhead.clientMs))
-      } | ${f1(Math.max(...overhead.clientMs))} | ${
-        perCall(overhead.clientMedianMs)
-      } |`,
-      `| plain \`fetch\` + \`json()\` | ${f1(overhead.plainMedianMs)} | ${
-        f1(Math.min(...overhead.plainMs))
-      } | ${f1(Math.max(...overhead.plainMs))} | ${
-        perCall(overhead.plainMedianMs)
-      } |`,
+      "| side | median (ms) | min (ms) | max (ms) | per call | per call − plain |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
+      ...overhead.sides.map((side) =>
+        `| ${side.label} | ${f1(side.medianMs)} | ${
+          f1(Math.min(...side.ms))
+        } | ${f1(Math.max(...side.ms))} | ${perCall(side.medianMs)} | ${
+          perCall(side.medianMs - overhead.plainMedianMs)
+        } |`
+      ),
       "",
       `Ratio client / plain: **${
         f2(overhead.ratio)
@@ -661,7 +734,12 @@ export async function run(o: Options): Promise<Report> {
   }
   let overhead: OverheadResult | undefined;
   if (o.overhead) {
-    overhead = await measureOverhead(o.requests, o.runs, o.warmup);
+    overhead = await measureOverhead(
+      o.requests,
+      o.runs,
+      o.warmup,
+      o.breakdown,
+    );
     if (overhead.unexpected > 0) {
       problems.push(
         `overhead: ${overhead.unexpected} requests other than a successful whoami while timing`,

@@ -70,10 +70,12 @@ describe("refresh storm", () => {
   });
 
   it("the overhead measurement sends only successful whoamis and no refresh", async () => {
-    const r = await measureOverhead(20, 2, 1);
+    const r = await measureOverhead(20, 2, 1, true);
     assert.equal(r.unexpected, 0);
     assert.equal(r.clientMs.length, 2);
     assert.equal(r.plainMs.length, 2);
+    assert.equal(r.sides.length, 6);
+    for (const side of r.sides) assert.equal(side.ms.length, 2);
   });
 });
 
@@ -85,10 +87,26 @@ describe("refresh storm command line", () => {
       warmup: 3,
       json: false,
       overhead: true,
+      breakdown: false,
     });
     assert.deepEqual(
-      parseArgs(["--requests", "50", "--runs=2", "--warmup", "0", "--json"]),
-      { requests: 50, runs: 2, warmup: 0, json: true, overhead: true },
+      parseArgs([
+        "--requests",
+        "50",
+        "--runs=2",
+        "--warmup",
+        "0",
+        "--json",
+        "--breakdown",
+      ]),
+      {
+        requests: 50,
+        runs: 2,
+        warmup: 0,
+        json: true,
+        overhead: true,
+        breakdown: true,
+      },
     );
     assert.equal(parseArgs(["--runs", "1", "-h"]), "help");
   });
