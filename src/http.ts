@@ -242,7 +242,7 @@ async function readBody(
     throw tooLarge();
   }
   if (response.body === null) return "";
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = response.body.getReader();
   for (;;) {
@@ -256,8 +256,23 @@ async function readBody(
     }
     chunks.push(value);
   }
-  return await new Blob(chunks).text();
+  return decodeUtf8(chunks, size);
 }
+
+/** Decodes `chunks` (`size` bytes in all) as one UTF-8 text. */
+function decodeUtf8(chunks: Uint8Array[], size: number): string {
+  if (chunks.length === 1) return utf8.decode(chunks[0]);
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return utf8.decode(bytes);
+}
+
+/** One decoder for every body: `decode` without `stream` keeps no state. */
+const utf8 = new TextDecoder();
 
 /**
  * Parses the body of `response` as a JSON object.

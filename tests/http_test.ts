@@ -120,6 +120,24 @@ describe("send", () => {
       });
     }
   });
+  it("decodes a body whose characters are split between chunks", async () => {
+    const bytes = new TextEncoder().encode('{"name":"Zoé"}');
+    const split = bytes.indexOf(0xc3) + 1;
+    const fetch = () =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(bytes.slice(0, split));
+              controller.enqueue(bytes.slice(split));
+              controller.close();
+            },
+          }),
+        ),
+      );
+    const response = await get("https://example.org/split", { fetch });
+    assert.equal(response.text, '{"name":"Zoé"}');
+  });
   /** A `fetch` that never answers, but stops when its signal aborts. */
   const hang = (_input: unknown, init?: RequestInit) =>
     new Promise<Response>((_resolve, reject) => {
