@@ -70,6 +70,29 @@ async function inWorld(
 
 /** Whether a file exists. */
 const exists = (path: string) => access(path).then(() => true, () => false);
+/** Runs `deno run ARGS`, sends SIGINT once a line matches `when`, and waits. */
+async function interruptWhen(args: string[], when: RegExp): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...args],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let stdout = "";
+  let sent = false;
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    stdout += decoder.decode(chunk, { stream: true });
+    if (!sent && when.test(stdout)) {
+      sent = true;
+      child.kill("SIGINT");
+    }
+  }
+  const { code } = await child.status;
+  return { code, stdout, stderr: await stderr };
+}
 
 describe("examples/logout.ts", () => {
   it("logs out the saved session, removes the file, and never prints a token", async () => {
@@ -147,5 +170,29 @@ describe("examples/logout.ts", () => {
           ? new Response("<html>Bad Gateway</html>", { status: 502 })
           : undefined,
     });
+  });
+});
+
+describe("examples/refresh.ts on Ctrl+C", () => {
+  it("logs out on Ctrl+C: the device is gone, and so is the session file", async () => {
+    await inWorld(async ({ hs, url, dir, file, logIn }) => {
+      const deviceId = await logIn(file);
+      const run = await interruptWhen([
+        `--allow-net=${new URL(url).host}`,
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        "examples/refresh.ts",
+        "--session",
+        file,
+      ], /token in use for/);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /Stopped by Ctrl\+C; logging out/);
+      assert.match(
+        run.stdout,
+        new RegExp(`Logged out ${alice} \\(device ${deviceId}\\)`),
+      );
+      assert.deepEqual(hs.devices(alice), []);
+      assert.equal(await exists(file), false);
+    }, { lifetimeMs: 60_000 });
   });
 });
