@@ -17,6 +17,7 @@ import { JsonFileStorage } from "../src/file_storage.ts";
 import { FileLock } from "../src/file_lock.ts";
 import { homeserverOption, runCommand, UsageError } from "./cli.ts";
 import { Interrupted, readSecret } from "./terminal.ts";
+import { logOutAndSay } from "./logging_out.ts";
 
 const usage =
   `Usage: deno run --allow-net=HOST --allow-read=. --allow-write=. \\
@@ -24,15 +25,18 @@ const usage =
 
 Restores the session saved by examples/login.ts (or logs in as USER when none
 is saved), then calls whoami every second, renewing the access token before it
-expires. Prints each answer and each renewal, never a token. Ctrl+C stops it;
-the session stays saved (logging out is chapter 5).
+expires. Prints each answer and each renewal, never a token. Ctrl+C stops it
+and logs out (chapter 5); --for and --until-refreshes stop it and keep the
+session saved.
 
   USER                   log in as USER when no session is saved (the password
                          as for examples/login.ts; needs --allow-env=MATRIX_PASSWORD)
   --homeserver URL|NAME  the homeserver (default: http://localhost:8008)
   --session FILE         the session file (default: matrix_session.json)
-  --for SECONDS          stop after SECONDS rounds of one second
-  --until-refreshes N    stop after the N-th renewal of the access token
+  --for SECONDS          stop after SECONDS rounds of one second, keeping the
+                         session saved
+  --until-refreshes N    stop after the N-th renewal of the access token,
+                         keeping the session saved
   -h, --help             print this help`;
 
 /** What the command line asks for. */
@@ -103,10 +107,11 @@ await runCommand("refresh", async () => {
       console.log(`The session is now ${change.state.replaceAll("_", " ")}`);
     }
   };
+  const lock = new FileLock(`${invocation.session}.lock`);
   const client = new Client({
     ...homeserverOption(invocation.homeserver),
     storage: new JsonFileStorage(invocation.session),
-    lock: new FileLock(`${invocation.session}.lock`),
+    lock,
     onSessionChange,
   });
   const restored = await client.restore();
@@ -176,8 +181,10 @@ await runCommand("refresh", async () => {
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
-  const why = stop.signal.aborted ? "Stopped by Ctrl+C" : "Stopped";
-  console.log(
-    `${why}; the session stays saved in ${invocation.session} (logging out is chapter 5)`,
-  );
+  if (stop.signal.aborted) {
+    console.log("Stopped by Ctrl+C; logging out (Ctrl+C again quits at once)");
+    await logOutAndSay(client, invocation.session, lock, false);
+  } else {
+    console.log(`Stopped; the session stays saved in ${invocation.session}`);
+  }
 });

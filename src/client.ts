@@ -27,6 +27,8 @@ import { isObject } from "./login_flows.ts";
 import { NotLoggedInError } from "./errors.ts";
 import { MemoryLock, type SessionLock } from "./lock.ts";
 import { parseRefreshAnswer } from "./session.ts";
+import { LogoutError } from "./errors.ts";
+import { StorageError } from "./storage.ts";
 
 /**
  * A function that makes HTTP requests: the global `fetch`, or anything with
@@ -272,6 +274,61 @@ export interface WhoAmI {
 }
 /** How many times one request may renew the access token. */
 const MAX_RENEWALS_PER_REQUEST = 3;
+/**
+ * What `logout()` is asked.
+ *
+ * @example
+ * ```ts
+ * import type { LogoutOptions } from "@matrixlib/matrixlib";
+ *
+ * const everywhere: LogoutOptions = { all: true };
+ * ```
+ */
+export interface LogoutOptions {
+  /**
+   * End every session of the user (`POST /logout/all`), not only this one.
+   * Default: `false`.
+   */
+  all?: boolean;
+  /**
+   * Stops waiting for the logout. The logout itself goes on: see
+   * {@linkcode Client.logout}.
+   */
+  signal?: AbortSignal;
+}
+/**
+ * How a logout ended. It never contains a token.
+ *
+ * @example
+ * ```ts
+ * import type { LogoutResult } from "@matrixlib/matrixlib";
+ *
+ * function describe(result: LogoutResult): string {
+ *   return result.confirmed
+ *     ? `Logged out ${result.userId}`
+ *     : `${result.userId} was logged out already`;
+ * }
+ * ```
+ */
+export interface LogoutResult {
+  /** The user whose session ended. */
+  userId: string;
+  /** The session's device. */
+  deviceId: string;
+  /**
+   * `true`: the server confirmed the logout just now, and deleted the
+   * device (every device of the user, with `all`). `false`: the server had
+   * ended the session already (its token was refused, or it was soft logged
+   * out), so only the stored session was wiped; the server may still list
+   * the device, which can be removed from another session.
+   */
+  confirmed: boolean;
+  /**
+   * Whether the user's other sessions were ended too: `true` only when
+   * `all` was asked for and the server confirmed it.
+   */
+  all: boolean;
+}
 
 /**
  * What a {@linkcode Client} needs to know when it is created.
@@ -383,6 +440,8 @@ export class Client {
   #refreshMarginMs: number;
   /** When the current token should be renewed, and which expiry that is for. */
   #renewal: { expiresAt: number; at: number } | undefined;
+  /** The logout under way, shared by the callers that ask for the same one. */
+  #loggingOut: { all: boolean; done: Promise<LogoutResult> } | undefined;
 
   /**
    * Creates a client for the homeserver at `options.baseUrl`, or for the
@@ -1140,6 +1199,136 @@ export class Client {
       if (this.#settledState() === "logged_in") return;
       if (this.#settledState() === "locked") return;
       throw error;
+    }
+  }
+  /**
+   * Logs out: asks the homeserver to end this session
+   * (`POST /_matrix/client/v3/logout`), or every session of the user with
+   * `all` (`POST /logout/all`), and wipes the stored session and device ID
+   * once the server has confirmed. Like every authenticated request, it
+   * renews an expired access token first. A session whose token the server
+   * has refused already is wiped without asking; the result says so.
+   *
+   * Callers that ask for the same logout while one is under way share it.
+   * `signal` stops this caller's wait; the logout goes on, and the client's
+   * state follows its outcome.
+   *
+   * @param options `all` to end every session of the user; `signal`.
+   * @returns Who was logged out, and whether the server confirmed it.
+   * @throws {NotLoggedInError} If the client holds no session. Nothing is
+   * sent.
+   * @throws {LogoutError} If the logout did not happen (network, timeout,
+   * server or proxy error): the session is still logged in, stored and
+   * usable; try again later.
+   * @throws {StorageError} If the session ended but could not be wiped from
+   * the storage. The client is logged out all the same.
+   * @throws The reason of `options.signal`, if the caller aborted.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * if (await client.restore()) {
+   *   const result = await client.logout();
+   *   console.log(result.confirmed ? "Logged out" : "Was logged out already");
+   * }
+   * ```
+   */
+  async logout(options: LogoutOptions = {}): Promise<LogoutResult> {
+    options.signal?.throwIfAborted();
+    const all = options.all === true;
+    for (let pending = this.#loggingOut; pending; pending = this.#loggingOut) {
+      if (pending.all === all) {
+        return await untilAborted(pending.done, options.signal);
+      }
+      await untilAborted(pending.done.catch(() => {}), options.signal);
+    }
+    const session = this.#session;
+    if (session === undefined) throw new NotLoggedInError();
+    const done = this.#logOut(session, all).finally(() => {
+      this.#loggingOut = undefined;
+    });
+    done.catch(() => {});
+    this.#loggingOut = { all, done };
+    return await untilAborted(done, options.signal);
+  }
+  /** One logout of `current`'s device, or of all the user's devices. */
+  async #logOut(current: StoredSession, all: boolean): Promise<LogoutResult> {
+    const ids = { userId: current.userId, deviceId: current.deviceId };
+    const path = all ? "v3/logout/all" : "v3/logout";
+    const failed = (cause: unknown) =>
+      new LogoutError({ ...ids, all, url: this.endpoint(path) }, { cause });
+    const alreadyEnded: LogoutResult = { ...ids, confirmed: false, all: false };
+    let session: StoredSession | undefined;
+    try {
+      await this.#refreshing?.catch(() => {});
+      session = await this.#lock.withLock(() => this.#storedSessionOf(ids));
+    } catch (error) {
+      throw failed(error);
+    }
+    if (session === undefined) {
+      await this.#forget(ids, "Another program ended the session");
+      return alreadyEnded;
+    }
+    this.#session = session;
+    if (session.softLoggedOut === true) {
+      await this.#forget(ids, "The session had ended on the server already");
+      return alreadyEnded;
+    }
+    try {
+      await this.#authedCall({ path, json: {} });
+    } catch (error) {
+      const state = this.#settledState();
+      if (state !== "logged_out" && state !== "soft_logged_out") {
+        throw failed(error);
+      }
+      await this.#forget(ids, "The session had ended on the server already");
+      return alreadyEnded;
+    }
+    await this.#forget(ids, "The server ended the session");
+    return { ...ids, confirmed: true, all };
+  }
+  /** The stored session of the device `ids`; `undefined` if none is stored. */
+  async #storedSessionOf(
+    ids: { userId: string; deviceId: string },
+  ): Promise<StoredSession | undefined> {
+    const stored = readStoredSession(await this.#storage.get(SESSION_KEY));
+    return stored?.userId === ids.userId && stored.deviceId === ids.deviceId
+      ? stored
+      : undefined;
+  }
+  /**
+   * Ends the session of `ids` in this client, then wipes it and its device ID
+   * from the storage (under the lock) if the storage still holds them, and
+   * reports `logged_out` unless that was reported already. `why` starts the
+   * error message if the storage fails.
+   */
+  async #forget(
+    ids: { userId: string; deviceId: string },
+    why: string,
+  ): Promise<void> {
+    const reported = this.#session === undefined;
+    this.#session = undefined;
+    this.#userLocked = false;
+    try {
+      await this.#lock.withLock(async () => {
+        if (await this.#storedSessionOf(ids) !== undefined) {
+          await this.#storage.delete(SESSION_KEY);
+        }
+        if ((await this.#storage.get(DEVICE_KEY)) === ids.deviceId) {
+          await this.#storage.delete(DEVICE_KEY);
+        }
+        this.#session = undefined; // a refresh that just ended may have set it
+      });
+    } catch (error) {
+      const cause = error instanceof Error ? error.message : String(error);
+      throw new StorageError(
+        `${why} of ${ids.userId} (device ${ids.deviceId}), and the client is logged out, but the storage still holds it: ${cause}. Its tokens no longer work; the first request after the next restore() finds that out and removes them`,
+        { cause: error },
+      );
+    } finally {
+      if (!reported) this.#report(ids);
     }
   }
 }

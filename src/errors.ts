@@ -475,3 +475,67 @@ export class NotLoggedInError extends Error {
     this.deviceId = session?.deviceId;
   }
 }
+/**
+ * A logout that did not happen: the server did not confirm it, and the
+ * session is still logged in, stored and usable. `cause` holds the error of
+ * the request that failed (a `NetworkError`, `TimeoutError`, `HttpError`,
+ * `MatrixError` or `InvalidResponseError`) or of the storage. Trying again
+ * later is safe.
+ *
+ * @example
+ * ```ts
+ * import { Client, LogoutError } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({ baseUrl: "https://matrix.example.org" });
+ * await client.restore();
+ * try {
+ *   await client.logout();
+ * } catch (error) {
+ *   if (error instanceof LogoutError) console.log("Still logged in; try later");
+ * }
+ * ```
+ */
+export class LogoutError extends Error {
+  /** The error's name: always `"LogoutError"`. */
+  override name = "LogoutError";
+  /** The user who is still logged in. */
+  readonly userId: string;
+  /** The device that is still logged in. */
+  readonly deviceId: string;
+  /** Whether the logout was to end every session of the user. */
+  readonly all: boolean;
+  /** The logout request's method: always `"POST"`. */
+  readonly method: string;
+  /** The logout endpoint's URL. */
+  readonly url: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param logout Whose logout failed, whether it was for all sessions, and
+   * the logout endpoint's URL.
+   * @param options `cause`: why it failed.
+   */
+  constructor(
+    logout: { userId: string; deviceId: string; all: boolean; url: URL },
+    options: { cause: unknown },
+  ) {
+    const text = options.cause instanceof Error
+      ? options.cause.message
+      : String(options.cause);
+    const failure = /^[A-Z]+ https?:\/\//.test(text)
+      ? text
+      : `${describeRequest("POST", logout.url)}: ${text}`;
+    super(
+      `Could not log out ${logout.userId} (device ${logout.deviceId})${
+        logout.all ? " and the user's other sessions" : ""
+      }: ${failure}. The session is still logged in and stored: try again later`,
+      { cause: options.cause },
+    );
+    this.userId = logout.userId;
+    this.deviceId = logout.deviceId;
+    this.all = logout.all;
+    this.method = "POST";
+    this.url = withoutQuery(logout.url);
+  }
+}

@@ -180,6 +180,41 @@ export const TOUR: TourStep[] = [
       } s access token was renewed ${renewals.length} time(s) with the refresh token, without a new login: still one device.`;
     },
   },
+  {
+    chapter: "chapters/05_logout.md",
+    example: "examples/logout.ts",
+    shows:
+      "logging out: the server deletes the device, then the session file is removed",
+    needs: ["chapters/03_password_login.md"],
+    permissions: (tour) => [
+      `--allow-net=${tour.host}`,
+      `--allow-read=${tour.dir}`,
+      `--allow-write=${tour.dir}`,
+    ],
+    args: (tour) => ["--session", tour.sessionFile],
+    async check(tour) {
+      const devices = tour.devices();
+      if (devices.length !== 0) {
+        return `the server should hold no device of ${tour.userId} after the logout, but holds ${
+          devices.join(", ")
+        }`;
+      }
+      try {
+        await Deno.stat(tour.sessionFile);
+        return `the example should have removed ${tour.sessionFile}`;
+      } catch {
+        return undefined;
+      }
+    },
+    explain: (_tour, requests) => {
+      const refreshed = requests.some((r) => r.path.endsWith("/refresh"));
+      return `${
+        refreshed
+          ? "The access token had expired, so it was renewed first; then the"
+          : "The"
+      } server confirmed the logout and deleted the device: no device is left, and the session file is gone.`;
+    },
+  },
 ];
 
 /** Chapters in `lit.json` that have no example for the tour to run yet. */
