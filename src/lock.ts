@@ -8,8 +8,8 @@
 
 /**
  * A lock that clients sharing one stored session hold while they refresh
- * it, so that only one of them sends the refresh and the others adopt its
- * result. Give every client that shares a storage the same lock (in one
+ * it or log in, so that only one of them sends the refresh and the others
+ * adopt its result, and only one of them logs in. Give every client that shares a storage the same lock (in one
  * program) or a lock on the same file (across programs: `FileLock`).
  *
  * @example A lock that lets everything through (for one client alone)

@@ -4,8 +4,18 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryLock, type SessionLock, StorageError } from "../mod.ts";
+import {
+  AlreadyLoggedInError,
+  Client,
+  type LoginResult,
+  MemoryLock,
+  MemoryStorage,
+  type SessionLock,
+  StorageError,
+} from "../mod.ts";
 import { FileLock } from "../src/file_lock.ts";
+import { JsonFileStorage } from "../src/file_storage.ts";
+import { createHomeserver, fetchOf } from "../devserver/server.ts";
 
 /** Runs `n` tasks through `lock` at once; returns the most inside at a time. */
 async function mostAtOnce(lock: SessionLock, n: number): Promise<number> {
@@ -103,6 +113,58 @@ describe("FileLock", () => {
       );
       done();
       await holding;
+    });
+  });
+});
+
+describe("logins under the lock", () => {
+  /** Two clients log in as alice at the same moment, against one homeserver. */
+  async function logInTogether(
+    make: (options: { baseUrl: string; fetch: typeof fetch }) => Client[],
+  ): Promise<PromiseSettledResult<LoginResult>[]> {
+    const hs = createHomeserver({
+      users: [{ localpart: "alice", password: "secret" }],
+      seed: 7,
+    });
+    const clients = make({ baseUrl: hs.baseUrl, fetch: fetchOf(hs) });
+    const results = await Promise.allSettled(
+      clients.map((client) => client.loginWithPassword("alice", "secret")),
+    );
+    const won = results.find((r) => r.status === "fulfilled");
+    const lost = results.find((r) => r.status === "rejected");
+    assert.ok(won !== undefined && lost !== undefined, "one wins, one loses");
+    assert.ok(lost.reason instanceof AlreadyLoggedInError, String(lost.reason));
+    assert.equal(lost.reason.deviceId, won.value.deviceId);
+    assert.equal(hs.log.filter((e) => e.path.endsWith("/login")).length, 1);
+    assert.deepEqual(
+      hs.devices("@alice:localhost:8008").map((d) => d.deviceId),
+      [won.value.deviceId],
+    );
+    return results;
+  }
+
+  it("lets one of two clients on one storage and lock log in, in one program", async () => {
+    const storage = new MemoryStorage();
+    const lock = new MemoryLock();
+    const [first] = await logInTogether((options) => [
+      new Client({ ...options, storage, lock }),
+      new Client({ ...options, storage, lock }),
+    ]);
+    assert.equal(first.status, "fulfilled", "the first to ask is the first in");
+  });
+
+  it("does the same with a lock file, as two programs would", async () => {
+    await inDir(async (dir) => {
+      const file = join(dir, "session.json");
+      await logInTogether((options) =>
+        [0, 1].map(() =>
+          new Client({
+            ...options,
+            storage: new JsonFileStorage(file),
+            lock: new FileLock(`${file}.lock`, { retryMs: 1 }),
+          })
+        )
+      );
     });
   });
 });
