@@ -55,3 +55,4 @@ export { AlreadyLoggedInError } from "./src/errors.ts";
 export type { WhoAmI } from "./src/client.ts";
 export { NotLoggedInError } from "./src/errors.ts";
 export { MemoryLock, type SessionLock } from "./src/lock.ts";
+export { type LockManagerLike, WebLocksLock } from "./src/lock.ts";

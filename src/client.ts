@@ -335,9 +335,10 @@ export interface ClientOptions {
   onSessionChange?: (change: SessionChange) => void;
   /**
    * The lock held while the session is refreshed, and while a login stores
-   * a new one. Clients that share a storage must share it too: the same {@linkcode MemoryLock} in one
-   * program, a `FileLock` on the same file across programs. Defaults to a
-   * lock of this client's own.
+   * a new one. Clients that share a storage must share it too: the same
+   * {@linkcode MemoryLock} in one program, a `FileLock` on the same file
+   * across programs, a `WebLocksLock` of the same name across browser
+   * tabs. Defaults to a lock of this client's own.
    */
   lock?: SessionLock;
   /**

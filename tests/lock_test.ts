@@ -12,6 +12,7 @@ import {
   MemoryStorage,
   type SessionLock,
   StorageError,
+  WebLocksLock,
 } from "../mod.ts";
 import { FileLock } from "../src/file_lock.ts";
 import { JsonFileStorage } from "../src/file_storage.ts";
@@ -117,6 +118,57 @@ describe("FileLock", () => {
   });
 });
 
+describe("WebLocksLock", () => {
+  it("runs tasks of one name one at a time, also after a failure", async () => {
+    assert.equal(await mostAtOnce(new WebLocksLock("one at a time"), 5), 1);
+    const lock = new WebLocksLock("after a failure");
+    await assert.rejects(
+      lock.withLock(() => Promise.reject(new Error("boom"))),
+      /boom/,
+    );
+    assert.equal(await lock.withLock(() => Promise.resolve(42)), 42);
+  });
+
+  it("keeps two locks of one name apart, and not two names", async () => {
+    const inside = async (locks: SessionLock[]) => {
+      let now = 0;
+      let most = 0;
+      await Promise.all(locks.map((lock) =>
+        lock.withLock(async () => {
+          most = Math.max(most, ++now);
+          await new Promise((wake) => setTimeout(wake, 10));
+          now--;
+        })
+      ));
+      return most;
+    };
+    const same = [new WebLocksLock("same"), new WebLocksLock("same")];
+    assert.equal(await inside(same), 1);
+    const other = [new WebLocksLock("a name"), new WebLocksLock("another")];
+    assert.equal(await inside(other), 2);
+  });
+
+  it("refuses to be made where there is no navigator.locks", () => {
+    Object.defineProperty(navigator, "locks", {
+      value: undefined,
+      configurable: true,
+    });
+    try {
+      assert.throws(
+        () => new WebLocksLock(),
+        (error: Error) =>
+          error instanceof TypeError &&
+          /navigator\.locks\) is not available here: use a MemoryLock/.test(
+            error.message,
+          ),
+      );
+    } finally {
+      delete (navigator as { locks?: unknown }).locks;
+    }
+    assert.equal(new WebLocksLock().name, "matrixlib session");
+  });
+});
+
 describe("logins under the lock", () => {
   /** Two clients log in as alice at the same moment, against one homeserver. */
   async function logInTogether(
@@ -166,5 +218,13 @@ describe("logins under the lock", () => {
         )
       );
     });
+  });
+  it("does the same with a Web Lock of the same name in each client", async () => {
+    const storage = new MemoryStorage();
+    await logInTogether((options) =>
+      [0, 1].map(() =>
+        new Client({ ...options, storage, lock: new WebLocksLock("login test") })
+      )
+    );
   });
 });
