@@ -55,5 +55,6 @@ export { AlreadyLoggedInError } from "./src/errors.ts";
 export type { WhoAmI } from "./src/client.ts";
 export { NotLoggedInError } from "./src/errors.ts";
 export { MemoryLock, type SessionLock } from "./src/lock.ts";
+export { type LockManagerLike, WebLocksLock } from "./src/lock.ts";
 export type { LogoutOptions, LogoutResult } from "./src/client.ts";
 export { LogoutError } from "./src/errors.ts";

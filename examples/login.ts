@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { Client, type ClientOptions } from "../mod.ts";
 import { JsonFileStorage } from "../src/file_storage.ts";
 import { homeserverOption, runCommand, UsageError } from "./cli.ts";
-import { Interrupted, readSecret } from "./terminal.ts";
+import { passwordFor } from "./terminal.ts";
 
 const usage = `Usage: deno run --allow-net=HOST --allow-env=MATRIX_PASSWORD \\
          --allow-read=. --allow-write=. examples/login.ts [options] USER
@@ -92,15 +92,8 @@ await runCommand("login", async () => {
     );
     return 1;
   }
-  let password = process.env.MATRIX_PASSWORD;
-  if (password === undefined) {
-    try {
-      password = await readSecret(`Password for ${invocation.user}: `);
-    } catch (error) {
-      if (error instanceof Interrupted) return 130;
-      throw error;
-    }
-  }
+  const password = await passwordFor(invocation.user);
+  if (password === undefined) return 130; // Ctrl+C at the prompt
   const result = await client.loginWithPassword(invocation.user, password, {
     initialDeviceDisplayName: invocation.deviceName,
   });

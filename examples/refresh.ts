@@ -16,7 +16,7 @@ import { Client, type SessionChange } from "../mod.ts";
 import { JsonFileStorage } from "../src/file_storage.ts";
 import { FileLock } from "../src/file_lock.ts";
 import { homeserverOption, runCommand, UsageError } from "./cli.ts";
-import { Interrupted, readSecret } from "./terminal.ts";
+import { passwordFor } from "./terminal.ts";
 import { logOutAndSay } from "./logging_out.ts";
 
 const usage =
@@ -124,15 +124,8 @@ await runCommand("refresh", async () => {
       `no usable session in ${invocation.session}: run examples/login.ts first, or give USER to log in`,
     );
   } else {
-    let password = process.env.MATRIX_PASSWORD;
-    if (password === undefined) {
-      try {
-        password = await readSecret(`Password for ${invocation.user}: `);
-      } catch (error) {
-        if (error instanceof Interrupted) return 130;
-        throw error;
-      }
-    }
+    const password = await passwordFor(invocation.user);
+    if (password === undefined) return 130; // Ctrl+C at the prompt
     const result = await client.loginWithPassword(invocation.user, password, {
       initialDeviceDisplayName: "matrixlib refresh example",
     });

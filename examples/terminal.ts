@@ -65,6 +65,51 @@ export async function readSecret(prompt: string): Promise<string> {
   }
 }
 
+/** Where {@linkcode passwordFor} looks; each defaults to the real one. */
+export interface PasswordSources {
+  /** Reads an environment variable. Default: `Deno.env.get`. */
+  env?: (name: string) => string | undefined;
+  /** Reads a secret after a prompt. Default: {@linkcode readSecret}. */
+  read?: (prompt: string) => Promise<string>;
+}
+
+/**
+ * The password of `user`, for the examples that log in: the environment
+ * variable `MATRIX_PASSWORD` when it is set (reading it needs
+ * `--allow-env=MATRIX_PASSWORD`), else what {@linkcode readSecret} reads
+ * after the prompt `Password for USER: `.
+ *
+ * @param user Whose password it is, as the prompt shows it.
+ * @param from Where to look instead of the real environment and standard
+ * input, for the tests.
+ * @returns The password, or `undefined` when the person at the terminal gave
+ * up ({@linkcode Interrupted}); the examples then exit with status 130.
+ * @throws {Error} If standard input is not a terminal and is empty.
+ *
+ * @example
+ * ```ts
+ * import { passwordFor } from "./terminal.ts";
+ *
+ * const password = await passwordFor("alice");
+ * if (password === undefined) Deno.exit(130);
+ * ```
+ */
+export async function passwordFor(
+  user: string,
+  from: PasswordSources = {},
+): Promise<string | undefined> {
+  const env = from.env ?? ((name: string) => Deno.env.get(name));
+  const fromEnv = env("MATRIX_PASSWORD");
+  if (fromEnv !== undefined) return fromEnv;
+  const read = from.read ?? readSecret;
+  try {
+    return await read(`Password for ${user}: `);
+  } catch (error) {
+    if (error instanceof Interrupted) return undefined;
+    throw error;
+  }
+}
+
 /**
  * Reads some bytes into `buffer` and returns how many, or `null` at the end
  * of the input: the shape of `Deno.stdin.read`.

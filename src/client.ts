@@ -391,10 +391,11 @@ export interface ClientOptions {
    */
   onSessionChange?: (change: SessionChange) => void;
   /**
-   * The lock held while the session is refreshed. Clients that share a
-   * storage must share it too: the same {@linkcode MemoryLock} in one
-   * program, a `FileLock` on the same file across programs. Defaults to a
-   * lock of this client's own.
+   * The lock held while the session is refreshed, and while a login stores
+   * a new one. Clients that share a storage must share it too: the same
+   * {@linkcode MemoryLock} in one program, a `FileLock` on the same file
+   * across programs, a `WebLocksLock` of the same name across browser
+   * tabs. Defaults to a lock of this client's own.
    */
   lock?: SessionLock;
   /**
@@ -805,89 +806,97 @@ export class Client {
     }
     this.#loggingIn = true;
     try {
-      const stored = this.#session ??
-        readStoredSession(await this.#storage.get(SESSION_KEY));
-      if (stored !== undefined && stored.softLoggedOut !== true) {
-        throw new AlreadyLoggedInError({
-          userId: stored.userId,
-          deviceId: stored.deviceId,
-        });
-      }
-      const storedDevice = await this.#storage.get(DEVICE_KEY);
-      const deviceId = options.deviceId ??
-        (typeof storedDevice === "string" ? storedDevice : undefined);
-      const body: Record<string, unknown> = { ...options.extra, ...fields };
-      const clash = Object.keys(options.extra ?? {}).find((key) =>
-        key in fields || key === "refresh_token" || key === "device_id" ||
-        key === "initial_device_display_name"
-      );
-      if (clash !== undefined) {
-        throw new TypeError(
-          `The extra login field "${clash}" is set by the library; use the option for it instead`,
-        );
-      }
-      body.refresh_token = true;
-      if (deviceId !== undefined) body.device_id = deviceId;
-      if (options.initialDeviceDisplayName !== undefined) {
-        body.initial_device_display_name = options.initialDeviceDisplayName;
-      }
-      const answer = await this.#call({
-        path: "v3/login",
-        json: body,
-        signal: options.signal,
-      });
-      const parsed = parseLoginAnswer(answer.body);
-      if ("problem" in parsed) {
-        throw new InvalidResponseError(
-          { method: "POST", url: answer.url, status: 200 },
-          parsed.problem,
-        );
-      }
-      const expiresAt = parsed.expiresInMs === undefined
-        ? undefined
-        : answer.startedAt + parsed.expiresInMs;
-      let homeserver = this.#knownBaseUrl();
-      let wellKnownIgnored: string | undefined;
-      if (parsed.wellKnown !== undefined) {
-        const advice = await this.#followWellKnown(parsed.wellKnown, options.signal);
-        if ("problem" in advice) wellKnownIgnored = advice.problem;
-        else homeserver = advice.baseUrl;
-      }
-      const session: StoredSession = {
-        homeserver: homeserver.href,
-        userId: parsed.userId,
-        deviceId: parsed.deviceId,
-        accessToken: parsed.accessToken,
-      };
-      if (parsed.refreshToken !== undefined) {
-        session.refreshToken = parsed.refreshToken;
-      }
-      if (expiresAt !== undefined) session.expiresAt = expiresAt;
-      try {
-        await this.#storage.set(DEVICE_KEY, session.deviceId);
-        await this.#storage.set(SESSION_KEY, { ...session });
-      } catch (error) {
-        await this.#abandon(session);
-        throw error;
-      }
-      this.#session = session;
-      this.#baseUrl = homeserver;
-      this.#notify({
-        state: "logged_in",
-        userId: session.userId,
-        deviceId: session.deviceId,
-      });
-      const result: LoginResult = {
-        userId: session.userId,
-        deviceId: session.deviceId,
-        homeserver: new URL(homeserver),
-      };
-      if (expiresAt !== undefined) result.expiresAt = expiresAt;
-      if (wellKnownIgnored !== undefined) result.wellKnownIgnored = wellKnownIgnored;
-      return result;
+      return await this.#lock.withLock(() => this.#loginSteps(fields, options));
     } finally {
       this.#loggingIn = false;
     }
+  }
+
+  /** The steps of a login; only `#logIn` runs them. */
+  async #loginSteps(
+    fields: Record<string, unknown>,
+    options: LoginOptions,
+  ): Promise<LoginResult> {
+    const stored = this.#session ??
+      readStoredSession(await this.#storage.get(SESSION_KEY));
+    if (stored !== undefined && stored.softLoggedOut !== true) {
+      throw new AlreadyLoggedInError({
+        userId: stored.userId,
+        deviceId: stored.deviceId,
+      });
+    }
+    const storedDevice = await this.#storage.get(DEVICE_KEY);
+    const deviceId = options.deviceId ??
+      (typeof storedDevice === "string" ? storedDevice : undefined);
+    const body: Record<string, unknown> = { ...options.extra, ...fields };
+    const clash = Object.keys(options.extra ?? {}).find((key) =>
+      key in fields || key === "refresh_token" || key === "device_id" ||
+      key === "initial_device_display_name"
+    );
+    if (clash !== undefined) {
+      throw new TypeError(
+        `The extra login field "${clash}" is set by the library; use the option for it instead`,
+      );
+    }
+    body.refresh_token = true;
+    if (deviceId !== undefined) body.device_id = deviceId;
+    if (options.initialDeviceDisplayName !== undefined) {
+      body.initial_device_display_name = options.initialDeviceDisplayName;
+    }
+    const answer = await this.#call({
+      path: "v3/login",
+      json: body,
+      signal: options.signal,
+    });
+    const parsed = parseLoginAnswer(answer.body);
+    if ("problem" in parsed) {
+      throw new InvalidResponseError(
+        { method: "POST", url: answer.url, status: 200 },
+        parsed.problem,
+      );
+    }
+    const expiresAt = parsed.expiresInMs === undefined
+      ? undefined
+      : answer.startedAt + parsed.expiresInMs;
+    let homeserver = this.#knownBaseUrl();
+    let wellKnownIgnored: string | undefined;
+    if (parsed.wellKnown !== undefined) {
+      const advice = await this.#followWellKnown(parsed.wellKnown, options.signal);
+      if ("problem" in advice) wellKnownIgnored = advice.problem;
+      else homeserver = advice.baseUrl;
+    }
+    const session: StoredSession = {
+      homeserver: homeserver.href,
+      userId: parsed.userId,
+      deviceId: parsed.deviceId,
+      accessToken: parsed.accessToken,
+    };
+    if (parsed.refreshToken !== undefined) {
+      session.refreshToken = parsed.refreshToken;
+    }
+    if (expiresAt !== undefined) session.expiresAt = expiresAt;
+    try {
+      await this.#storage.set(DEVICE_KEY, session.deviceId);
+      await this.#storage.set(SESSION_KEY, { ...session });
+    } catch (error) {
+      await this.#abandon(session);
+      throw error;
+    }
+    this.#session = session;
+    this.#baseUrl = homeserver;
+    this.#notify({
+      state: "logged_in",
+      userId: session.userId,
+      deviceId: session.deviceId,
+    });
+    const result: LoginResult = {
+      userId: session.userId,
+      deviceId: session.deviceId,
+      homeserver: new URL(homeserver),
+    };
+    if (expiresAt !== undefined) result.expiresAt = expiresAt;
+    if (wellKnownIgnored !== undefined) result.wellKnownIgnored = wellKnownIgnored;
+    return result;
   }
   /** Checks a login answer's `well_known`; returns the base URL to use. */
   async #followWellKnown(

@@ -8,9 +8,11 @@
 
 /**
  * A lock that clients sharing one stored session hold while they refresh
- * it, so that only one of them sends the refresh and the others adopt its
- * result. Give every client that shares a storage the same lock (in one
- * program) or a lock on the same file (across programs: `FileLock`).
+ * it or log in, so that only one of them sends the refresh and the others
+ * adopt its result, and only one of them logs in. Give every client that
+ * shares a storage the same lock (in one program), a lock on the same file
+ * (across programs: `FileLock`), or a Web Lock of the same name (across
+ * browser tabs: {@linkcode WebLocksLock}).
  *
  * @example A lock that lets everything through (for one client alone)
  * ```ts
@@ -50,5 +52,57 @@ export class MemoryLock implements SessionLock {
     const run = this.#tail.then(() => task());
     this.#tail = run.catch(() => {});
     return run;
+  }
+}
+
+/** The one method of the Web Locks API's `LockManager` that is needed here. */
+export interface LockManagerLike {
+  /** Runs `task` while holding the lock `name`; returns what it returns. */
+  request<T>(name: string, task: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * A lock for clients in the tabs and workers of one origin, that share a
+ * session in `localStorage` or IndexedDB: the Web Locks API's
+ * `navigator.locks`, under the name `name`.
+ *
+ * @example One lock name for every tab of the application
+ * ```ts
+ * import { Client, WebLocksLock } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({
+ *   baseUrl: "https://matrix.example.org",
+ *   lock: new WebLocksLock("my-app session"),
+ * });
+ * ```
+ */
+export class WebLocksLock implements SessionLock {
+  /** The name of the lock: the same in every tab that shares the session. */
+  readonly name: string;
+  #locks: LockManagerLike;
+
+  /**
+   * Creates the lock.
+   *
+   * @param name The lock's name. Default: `"matrixlib session"`.
+   * @param locks The lock manager. Default: `navigator.locks`.
+   * @throws {TypeError} If there is no lock manager: no Web Locks API here.
+   */
+  constructor(name = "matrixlib session", locks?: LockManagerLike) {
+    const found = locks ??
+      (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator
+        ?.locks;
+    if (found === undefined) {
+      throw new TypeError(
+        "The Web Locks API (navigator.locks) is not available here: use a MemoryLock for the clients of one program, or a FileLock for programs sharing a session file",
+      );
+    }
+    this.name = name;
+    this.#locks = found;
+  }
+
+  /** Runs `task` while holding the Web Lock `name`. */
+  withLock<T>(task: () => Promise<T>): Promise<T> {
+    return this.#locks.request(this.name, () => task());
   }
 }

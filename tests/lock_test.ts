@@ -4,8 +4,19 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryLock, type SessionLock, StorageError } from "../mod.ts";
+import {
+  AlreadyLoggedInError,
+  Client,
+  type LoginResult,
+  MemoryLock,
+  MemoryStorage,
+  type SessionLock,
+  StorageError,
+  WebLocksLock,
+} from "../mod.ts";
 import { FileLock } from "../src/file_lock.ts";
+import { JsonFileStorage } from "../src/file_storage.ts";
+import { createHomeserver, fetchOf } from "../devserver/server.ts";
 
 /** Runs `n` tasks through `lock` at once; returns the most inside at a time. */
 async function mostAtOnce(lock: SessionLock, n: number): Promise<number> {
@@ -104,5 +115,116 @@ describe("FileLock", () => {
       done();
       await holding;
     });
+  });
+});
+
+describe("WebLocksLock", () => {
+  it("runs tasks of one name one at a time, also after a failure", async () => {
+    assert.equal(await mostAtOnce(new WebLocksLock("one at a time"), 5), 1);
+    const lock = new WebLocksLock("after a failure");
+    await assert.rejects(
+      lock.withLock(() => Promise.reject(new Error("boom"))),
+      /boom/,
+    );
+    assert.equal(await lock.withLock(() => Promise.resolve(42)), 42);
+  });
+
+  it("keeps two locks of one name apart, and not two names", async () => {
+    const inside = async (locks: SessionLock[]) => {
+      let now = 0;
+      let most = 0;
+      await Promise.all(locks.map((lock) =>
+        lock.withLock(async () => {
+          most = Math.max(most, ++now);
+          await new Promise((wake) => setTimeout(wake, 10));
+          now--;
+        })
+      ));
+      return most;
+    };
+    const same = [new WebLocksLock("same"), new WebLocksLock("same")];
+    assert.equal(await inside(same), 1);
+    const other = [new WebLocksLock("a name"), new WebLocksLock("another")];
+    assert.equal(await inside(other), 2);
+  });
+
+  it("refuses to be made where there is no navigator.locks", () => {
+    Object.defineProperty(navigator, "locks", {
+      value: undefined,
+      configurable: true,
+    });
+    try {
+      assert.throws(
+        () => new WebLocksLock(),
+        (error: Error) =>
+          error instanceof TypeError &&
+          /navigator\.locks\) is not available here: use a MemoryLock/.test(
+            error.message,
+          ),
+      );
+    } finally {
+      delete (navigator as { locks?: unknown }).locks;
+    }
+    assert.equal(new WebLocksLock().name, "matrixlib session");
+  });
+});
+
+describe("logins under the lock", () => {
+  /** Two clients log in as alice at the same moment, against one homeserver. */
+  async function logInTogether(
+    make: (options: { baseUrl: string; fetch: typeof fetch }) => Client[],
+  ): Promise<PromiseSettledResult<LoginResult>[]> {
+    const hs = createHomeserver({
+      users: [{ localpart: "alice", password: "secret" }],
+      seed: 7,
+    });
+    const clients = make({ baseUrl: hs.baseUrl, fetch: fetchOf(hs) });
+    const results = await Promise.allSettled(
+      clients.map((client) => client.loginWithPassword("alice", "secret")),
+    );
+    const won = results.find((r) => r.status === "fulfilled");
+    const lost = results.find((r) => r.status === "rejected");
+    assert.ok(won !== undefined && lost !== undefined, "one wins, one loses");
+    assert.ok(lost.reason instanceof AlreadyLoggedInError, String(lost.reason));
+    assert.equal(lost.reason.deviceId, won.value.deviceId);
+    assert.equal(hs.log.filter((e) => e.path.endsWith("/login")).length, 1);
+    assert.deepEqual(
+      hs.devices("@alice:localhost:8008").map((d) => d.deviceId),
+      [won.value.deviceId],
+    );
+    return results;
+  }
+
+  it("lets one of two clients on one storage and lock log in, in one program", async () => {
+    const storage = new MemoryStorage();
+    const lock = new MemoryLock();
+    const [first] = await logInTogether((options) => [
+      new Client({ ...options, storage, lock }),
+      new Client({ ...options, storage, lock }),
+    ]);
+    assert.equal(first.status, "fulfilled", "the first to ask is the first in");
+  });
+
+  it("does the same with a lock file, as two programs would", async () => {
+    await inDir(async (dir) => {
+      const file = join(dir, "session.json");
+      await logInTogether((options) =>
+        [0, 1].map(() =>
+          new Client({
+            ...options,
+            storage: new JsonFileStorage(file),
+            lock: new FileLock(`${file}.lock`, { retryMs: 1 }),
+          })
+        )
+      );
+    });
+  });
+  it("does the same with a Web Lock of the same name in each client", async () => {
+    const storage = new MemoryStorage();
+    await logInTogether((options) =>
+      [0, 1].map(() =>
+        new Client({ ...options, storage, lock: new WebLocksLock("login test") })
+      )
+    );
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   Interrupted,
+  passwordFor,
   type ReadBytes,
   readTypedLine,
 } from "../examples/terminal.ts";
@@ -48,6 +49,55 @@ describe("readTypedLine", () => {
       await assert.rejects(readTypedLine(keys(input)), Interrupted);
     }
     assert.equal(await readTypedLine(keys("ab\x04c\r")), "abc");
+  });
+});
+
+describe("passwordFor", () => {
+  const env = (value?: string) => (name: string) =>
+    name === "MATRIX_PASSWORD" ? value : undefined;
+  const prompts: string[] = [];
+  const read = (answer: () => string) => (prompt: string) => {
+    prompts.push(prompt);
+    return Promise.resolve().then(answer);
+  };
+
+  it("takes MATRIX_PASSWORD when it is set, and reads nothing", async () => {
+    prompts.length = 0;
+    const password = await passwordFor("alice", {
+      env: env("from-env"),
+      read: read(() => "typed"),
+    });
+    assert.equal(password, "from-env");
+    assert.deepEqual(prompts, []);
+  });
+
+  it("reads it otherwise, asking for the user's password", async () => {
+    prompts.length = 0;
+    const password = await passwordFor("@bob:example.org", {
+      env: env(undefined),
+      read: read(() => "typed"),
+    });
+    assert.equal(password, "typed");
+    assert.deepEqual(prompts, ["Password for @bob:example.org: "]);
+  });
+
+  it("gives undefined when the user gives up, and passes other errors on", async () => {
+    const interrupted = await passwordFor("alice", {
+      env: env(undefined),
+      read: read(() => {
+        throw new Interrupted("Ctrl+C");
+      }),
+    });
+    assert.equal(interrupted, undefined);
+    await assert.rejects(
+      passwordFor("alice", {
+        env: env(undefined),
+        read: read(() => {
+          throw new Error("No password was given");
+        }),
+      }),
+      /^Error: No password was given$/,
+    );
   });
 });
 

@@ -25,7 +25,10 @@ Runs the commands of every transcript in the chapters (a \`\`\`console block
 whose lines starting with "$ " are commands) against a fresh development
 homeserver at localhost:8008 (user alice, password secret), and compares what
 each command prints with the lines the chapter shows after it. A block that is
-only an illustration is marked \`\`\`console illustrative and not run.
+only an illustration is marked \`\`\`console illustrative and not run. A block
+marked \`\`\`console lifetime=MS (such as lifetime=3000) gets a homeserver whose
+access tokens live MS milliseconds, with refresh tokens; otherwise tokens never
+expire. Any other word after console is an error.
 
   CHAPTER.md    the chapters to check (default: those listed in lit.json)
   --update      write what the commands print now into the chapters, instead

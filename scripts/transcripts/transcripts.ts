@@ -11,10 +11,24 @@
  * that is neither is an error, so that a transcript cannot go stale
  * unnoticed.
  *
+ * After `console`, a transcript's info string may hold options, as
+ * `NAME=value` words:
+ *
+ * - `lifetime=MS`: the block's homeserver gives access tokens that live `MS`
+ *   milliseconds (a whole number, 1 or more), with refresh tokens, as
+ *   `devserver/server.ts` does with `accessTokenLifetimeMs`; without it,
+ *   tokens never expire. For a transcript that shows a renewal:
+ *   ```` ```console lifetime=3000 ````.
+ *
+ * Any other word, a repeated option or a bad value is an error at the
+ * fence's chapter line, as is an option on an illustrative block, which is
+ * not run.
+ *
  * How a block runs (see README.md, "Transcripts"):
  *
  * - each block gets a fresh homeserver (seeded: the same requests give the
- *   same device IDs) reached through {@linkcode startNetwork}, and a fresh
+ *   same device IDs; its tokens expire only with `lifetime=MS`) reached
+ *   through {@linkcode startNetwork}, and a fresh
  *   temporary working directory, shared by its commands and deleted after;
  * - a script path is resolved against the project root;
  * - the environment holds only what Deno needs (`PATH`, `HOME`, …), the
@@ -34,6 +48,62 @@ import { startNetwork, TRANSCRIPT_HOMESERVER } from "./network.ts";
 
 /** The info-string word that marks a `console` block as not run. */
 export const ILLUSTRATIVE = "illustrative";
+
+/** The info-string option giving the homeserver's access-token lifetime. */
+export const LIFETIME = "lifetime";
+
+/** What a transcript's info string may say after `console`, for messages. */
+const OPTIONS_HELP =
+  `write \`\`\`console ${ILLUSTRATIVE} for a block that is ` +
+  `not run, or \`\`\`console ${LIFETIME}=MS (such as ${LIFETIME}=3000) for ` +
+  "a transcript whose homeserver's access tokens live MS milliseconds";
+
+/** A transcript block's info-string options, read; or why they are wrong. */
+type BlockOptions =
+  | { illustrative: true }
+  | { illustrative: false; lifetimeMs?: number }
+  | { problem: string };
+
+/** Reads the words after `console` in a fence's info string. */
+function readBlockOptions(words: string[]): BlockOptions {
+  let illustrative = false;
+  let lifetimeMs: number | undefined;
+  for (const word of words) {
+    if (word === ILLUSTRATIVE) {
+      if (illustrative) return { problem: `"${word}" is given twice` };
+      illustrative = true;
+      continue;
+    }
+    const at = word.indexOf("=");
+    const name = at < 0 ? word : word.slice(0, at);
+    if (name !== LIFETIME) {
+      return {
+        problem: `unknown console block option "${word}": ${OPTIONS_HELP}`,
+      };
+    }
+    if (lifetimeMs !== undefined) {
+      return { problem: `"${LIFETIME}" is given twice: give it once` };
+    }
+    const value = at < 0 ? undefined : word.slice(at + 1);
+    if (
+      value === undefined || !/^[1-9][0-9]*$/.test(value) ||
+      !Number.isSafeInteger(Number(value))
+    ) {
+      return {
+        problem: `"${word}" needs a lifetime in milliseconds, a whole ` +
+          `number of 1 or more: write ${LIFETIME}=MS, such as ${LIFETIME}=3000`,
+      };
+    }
+    lifetimeMs = Number(value);
+  }
+  if (illustrative && lifetimeMs !== undefined) {
+    return {
+      problem: `an ${ILLUSTRATIVE} block is not run, so "${LIFETIME}" has ` +
+        `no effect: remove one of the two`,
+    };
+  }
+  return illustrative ? { illustrative } : { illustrative, lifetimeMs };
+}
 
 /** One command of a transcript, and what the chapter says it prints. */
 export interface Step {
@@ -58,6 +128,11 @@ export interface Transcript {
   contentEnd: number;
   /** What stands before the fence on its line, such as `> ` in a quote. */
   prefix: string;
+  /**
+   * The homeserver's access-token lifetime in milliseconds, from the
+   * info string's `lifetime=MS`; `undefined`: tokens never expire.
+   */
+  lifetimeMs?: number;
   steps: Step[];
 }
 
@@ -90,10 +165,15 @@ export function findTranscripts(
   const source = splitLines(text);
   for (const token of md.parse(text, {})) {
     if (token.type !== "fence" || !token.map) continue;
-    const [lang, ...flags] = token.info.trim().split(/\s+/);
+    const [lang, ...words] = token.info.trim().split(/\s+/);
     if (lang.toLowerCase() !== "console") continue;
-    if (flags.includes(ILLUSTRATIVE)) continue;
     const line = token.map[0] + 1;
+    const options = readBlockOptions(words);
+    if ("problem" in options) {
+      problems.push({ file, line, message: options.problem });
+      continue;
+    }
+    if (options.illustrative) continue;
     const fenceLine = source[token.map[0]];
     const fenceAt = fenceLine.indexOf(token.markup);
     const closing = source[token.map[1] - 1]?.trim() ?? "";
@@ -175,6 +255,9 @@ export function findTranscripts(
       // Lines inside a list item or a block quote need the same container
       // prefix, with list markers turned into spaces.
       prefix: fenceLine.slice(0, fenceAt).replace(/[^>\s]/g, " "),
+      ...(options.lifetimeMs === undefined
+        ? {}
+        : { lifetimeMs: options.lifetimeMs }),
       steps,
     });
   }
@@ -234,7 +317,10 @@ export async function runTranscript(
   transcript: Transcript,
   options: RunOptions,
 ): Promise<TranscriptResult> {
-  const network = startNetwork();
+  const network = startNetwork({
+    ...TRANSCRIPT_HOMESERVER,
+    accessTokenLifetimeMs: transcript.lifetimeMs,
+  });
   const cwd = await Deno.makeTempDir({ prefix: "transcript-" });
   // Deno checks for a newer version of itself (at dl.deno.land) in
   // commands that run for a second or more: transcripts run offline.

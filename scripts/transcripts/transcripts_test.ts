@@ -130,6 +130,25 @@ $ MATRIX_PASSWORD='secret' deno run --allow-net=localhost:8008 \\
     assert.match(right, /^Logged in as @alice:localhost:8008 with device ID /);
   });
 
+  it("gives a lifetime=MS block's homeserver expiring tokens and refresh tokens", async () => {
+    const login =
+      `$ MATRIX_PASSWORD=secret deno run --allow-net=localhost:8008 \\
+>   --allow-env=MATRIX_PASSWORD --allow-read=. --allow-write=. \\
+>   examples/refresh.ts alice --until-refreshes 1
+`;
+    const [short, forever] = await run(
+      `\`\`\`console lifetime=1000\n${login}\`\`\`\n\n` +
+        `\`\`\`console\n${
+          login.replace("--until-refreshes 1", "--for 2")
+        }\`\`\`\n`,
+    );
+    assert.match(
+      short.steps[0].actual.join("\n"),
+      /^Renewed the access token \(renewal 1\)$/m,
+    );
+    assert.doesNotMatch(forever.steps[0].actual.join("\n"), /Renewed/);
+  });
+
   it("reports a request that leaves the development homeserver", async () => {
     const [result] = await run(`\`\`\`console
 $ deno run --allow-net examples/discover.ts http://matrix.example.org
@@ -198,6 +217,53 @@ describe("finding transcripts", () => {
     assert.equal(problems[0].line, 3);
     assert.match(problems[0].message, /```console illustrative/);
   });
+
+  it("reads lifetime=MS, and leaves tokens unlimited without it", () => {
+    const { transcripts, problems } = findTranscripts(
+      "a.md",
+      "```console lifetime=3000\n$ echo a\na\n```\n\n" +
+        "```console\n$ echo b\nb\n```\n",
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(transcripts.map((t) => t.lifetimeMs), [3000, undefined]);
+  });
+
+  for (
+    const [info, expected] of [
+      [
+        "console lifetme=3000",
+        /^unknown console block option "lifetme=3000": write ```console illustrative .*```console lifetime=MS \(such as lifetime=3000\)/,
+      ],
+      ["console verbose", /^unknown console block option "verbose"/],
+      [
+        "console lifetime",
+        /^"lifetime" needs a lifetime in milliseconds, .*write lifetime=MS, such as lifetime=3000$/,
+      ],
+      ["console lifetime=", /^"lifetime=" needs a lifetime in milliseconds/],
+      ["console lifetime=0", /^"lifetime=0" needs .* 1 or more/],
+      ["console lifetime=3s", /^"lifetime=3s" needs/],
+      ["console lifetime=-5", /^"lifetime=-5" needs/],
+      ["console lifetime=1e3", /^"lifetime=1e3" needs/],
+      ["console lifetime=99999999999999999999", /needs a lifetime/],
+      ["console lifetime=1000 lifetime=2000", /^"lifetime" is given twice/],
+      [
+        "console illustrative lifetime=1000",
+        /^an illustrative block is not run, so "lifetime" has no effect/,
+      ],
+      ["console illustrative illustrative", /^"illustrative" is given twice/],
+    ] as const
+  ) {
+    it(`refuses \`\`\`${info} at the fence's line, saying what to write`, () => {
+      const { transcripts, problems } = findTranscripts(
+        "a.md",
+        `Text.\n\n\`\`\`${info}\n$ echo a\na\n\`\`\`\n`,
+      );
+      assert.deepEqual(transcripts, []);
+      assert.equal(problems.length, 1);
+      assert.equal(problems[0].line, 3);
+      assert.match(problems[0].message, expected);
+    });
+  }
 
   it("refuses output before the first command", () => {
     const { problems } = findTranscripts(
