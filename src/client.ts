@@ -806,7 +806,14 @@ export class Client {
     }
     this.#loggingIn = true;
     try {
-      return await this.#lock.withLock(() => this.#loginSteps(fields, options));
+      const result = await this.#lock.withLock(() =>
+        this.#loginSteps(fields, options)
+      );
+      if (result.expiresAt !== undefined) {
+        const lifeMs = result.expiresAt - this.#clock.now();
+        this.#renewal = this.#plan(result.expiresAt, lifeMs);
+      }
+      return result;
     } finally {
       this.#loggingIn = false;
     }

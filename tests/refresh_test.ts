@@ -237,6 +237,21 @@ describe("refreshing the access token", () => {
     assert.equal(stored.expiresAt, before + 300_000);
   });
 
+  it("plans the renewal at the login, not at the first request", async () => {
+    const { hs, clock, client, refreshes } = await devSetUp(); // 60 s tokens
+    clock.time += 45_000; // the first request, with 15 s left
+    await client.whoami();
+    // Half the token's life is the margin: 30 s before expiry, it is renewed.
+    assert.equal(refreshes().length, 1);
+    const after = hs.log.slice(
+      hs.log.findIndex((e) => e.path.endsWith("/login")),
+    );
+    assert.deepEqual(
+      after.map((e) => e.path.split("/").pop()).filter((p) => p !== "versions"),
+      ["login", "refresh", "whoami"],
+    );
+  });
+
   it("refreshes a short-lived token at half its life", async () => {
     const { server, clock, client, valid } = await setUp({
       session: { expiresAt: new FakeClock().time + 4_000 },
