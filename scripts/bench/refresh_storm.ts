@@ -34,6 +34,7 @@
  */
 
 import { cpus, loadavg, totalmem } from "node:os";
+import { parseArgs as parseCommandLine } from "node:util";
 import { Client, type Clock, type Fetch, MemoryStorage } from "../../mod.ts";
 import { send } from "../../src/http.ts";
 import { readAnswer } from "../../src/response.ts";
@@ -102,66 +103,49 @@ Options:
 
 /** Parses the command line; `"help"` when help was asked for. */
 export function parseArgs(args: readonly string[]): Options | "help" {
-  const o: Options = {
-    requests: 1000,
-    runs: 15,
-    warmup: 3,
-    json: false,
-    overhead: true,
-    breakdown: false,
-  };
-  const int = (flag: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (v === undefined || v.trim() === "" || !Number.isInteger(n) || n < min) {
-      throw new UsageError(
-        `${flag} needs an integer of at least ${min} (got ${
-          v === undefined ? "nothing" : JSON.stringify(v)
-        })`,
-      );
-    }
-    return n;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const eq = a.indexOf("=");
-    const flag = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith("--") && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = () => inline ?? args[++i];
-    const noValue = () => {
-      if (inline !== undefined) {
-        throw new UsageError(`${flag} takes no value (got ${a})`);
-      }
-    };
-    switch (flag) {
-      case "-h":
-      case "--help":
-        return "help";
-      case "--requests":
-        o.requests = int(flag, value(), 1);
-        break;
-      case "--runs":
-        o.runs = int(flag, value(), 1);
-        break;
-      case "--warmup":
-        o.warmup = int(flag, value(), 0);
-        break;
-      case "--json":
-        noValue();
-        o.json = true;
-        break;
-      case "--no-overhead":
-        noValue();
-        o.overhead = false;
-        break;
-      case "--breakdown":
-        noValue();
-        o.breakdown = true;
-        break;
-      default:
-        throw new UsageError(`unknown option ${a} (see --help)`);
-    }
+  let parsed;
+  try {
+    parsed = parseCommandLine({
+      args: [...args],
+      options: {
+        requests: { type: "string", default: "1000" },
+        runs: { type: "string", default: "15" },
+        warmup: { type: "string", default: "3" },
+        json: { type: "boolean", default: false },
+        "no-overhead": { type: "boolean", default: false },
+        breakdown: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    // node:util's messages name the option; keep them, minus the stack.
+    throw new UsageError(`${(error as Error).message} (see --help)`);
   }
-  return o;
+  const { values } = parsed;
+  if (values.help) return "help";
+  return {
+    requests: integer("--requests", values.requests, 1),
+    runs: integer("--runs", values.runs, 1),
+    warmup: integer("--warmup", values.warmup, 0),
+    json: values.json,
+    overhead: !values["no-overhead"],
+    breakdown: values.breakdown,
+  };
+}
+
+/** `value` as an integer of at least `min`; a usage error otherwise. */
+function integer(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min) {
+    throw new UsageError(
+      `${flag} needs an integer of at least ${min} (got ${
+        JSON.stringify(value)
+      })`,
+    );
+  }
+  return n;
 }
 
 // ---------------------------------------------------------------------------
