@@ -32,7 +32,7 @@ const at = (redirectUrl: URL, query: string) =>
   new URL(`${redirectUrl.href}?${query}`);
 
 describe("the loopback callback listener", () => {
-  it("binds 127.0.0.1 only, on a free port, and says so in redirectUrl", async () => {
+  it("binds 127.0.0.1 only, on a free port, and names 127.0.0.1 (not localhost) in redirectUrl", async () => {
     const listener = await listenForSsoCallback(newSsoState());
     try {
       const { hostname, port, pathname } = listener.redirectUrl;

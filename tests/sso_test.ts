@@ -195,7 +195,7 @@ describe("the state and the callback", () => {
       });
     }
   });
-  it("reads a pasted address (checking the state) or a bare token", () => {
+  it("reads a pasted address (checking the state) or a bare token: the fallback weechat-matrix-rs #172 asked for", () => {
     assert.equal(
       readPastedLogin(`  ${cb("state=S&loginToken=syl_a")}\n`, "S"),
       "syl_a",
