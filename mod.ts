@@ -58,3 +58,14 @@ export { MemoryLock, type SessionLock } from "./src/lock.ts";
 export { type LockManagerLike, WebLocksLock } from "./src/lock.ts";
 export type { LogoutOptions, LogoutResult } from "./src/client.ts";
 export { LogoutError } from "./src/errors.ts";
+export {
+  newSsoState,
+  readPastedLogin,
+  readSsoCallback,
+  type SsoAction,
+  type SsoRedirectOptions,
+  ssoRedirectUrl,
+} from "./src/sso.ts";
+export { SsoCallbackError } from "./src/errors.ts";
+export { InteractiveAuthError } from "./src/errors.ts";
+export type { GetLoginTokenOptions, LoginToken } from "./src/client.ts";

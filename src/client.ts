@@ -29,6 +29,8 @@ import { MemoryLock, type SessionLock } from "./lock.ts";
 import { parseRefreshAnswer } from "./session.ts";
 import { LogoutError } from "./errors.ts";
 import { StorageError } from "./storage.ts";
+import { jsonObject } from "./http.ts";
+import { InteractiveAuthError } from "./errors.ts";
 
 /**
  * A function that makes HTTP requests: the global `fetch`, or anything with
@@ -145,6 +147,8 @@ interface Call {
   signal?: AbortSignal;
   /** Turns a Matrix error into a hint for its message, if there is one. */
   hint?: (error: MatrixError) => string | undefined;
+  /** Whether a 401 with user-interactive `flows` is an answer (chapter 6). */
+  challenge?: boolean;
 }
 
 /** What `#call` returns: the answer, and when its request started. */
@@ -154,6 +158,8 @@ interface Answer {
   startedAt: number;
   /** The URL the request went to. */
   url: URL;
+  /** `true` for a user-interactive challenge: a 401 with `flows`. */
+  challenge?: boolean;
 }
 /**
  * The states of a client's session: `"logged_in"`, `"logged_out"`, and
@@ -328,6 +334,55 @@ export interface LogoutResult {
    * `all` was asked for and the server confirmed it.
    */
   all: boolean;
+}
+/**
+ * What `getLoginToken()` is asked.
+ *
+ * @example
+ * ```ts
+ * import type { GetLoginTokenOptions } from "@matrixlib/matrixlib";
+ *
+ * const options: GetLoginTokenOptions = {
+ *   password: () => Promise.resolve(prompt("Password") ?? ""),
+ * };
+ * ```
+ */
+export interface GetLoginTokenOptions {
+  /**
+   * The user's password, or a function that asks for it, for a server that
+   * requires a password stage of user-interactive authentication.
+   */
+  password?: string | (() => Promise<string>);
+  /** Cancels the request. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A login token for another device. The token is a secret.
+ *
+ * @example
+ * ```ts
+ * import type { LoginToken } from "@matrixlib/matrixlib";
+ *
+ * function secondsLeft(token: LoginToken, now: number): number {
+ *   return Math.max(0, Math.floor((token.expiresAt - now) / 1000));
+ * }
+ * ```
+ */
+export interface LoginToken {
+  /** The token, for `loginWithToken` on the new device. A secret. */
+  loginToken: string;
+  /** When it stops working (ms since the epoch, the client's clock). */
+  expiresAt: number;
+}
+/** The stages of each flow of a user-interactive challenge. */
+function uiaFlows(body: Record<string, unknown>): string[][] {
+  const flows = Array.isArray(body.flows) ? body.flows : [];
+  return flows.map((flow) =>
+    isObject(flow) && Array.isArray(flow.stages)
+      ? flow.stages.filter((s): s is string => typeof s === "string")
+      : []
+  );
 }
 
 /**
@@ -627,6 +682,12 @@ export class Client {
           allowHttp: this.#allowHttp,
         },
       );
+      if (call.challenge === true && response.status === 401) {
+        const parsed = jsonObject(response);
+        if ("object" in parsed && Array.isArray(parsed.object.flows)) {
+          return { body: parsed.object, startedAt, url, challenge: true };
+        }
+      }
       try {
         const body = readAnswer(response, { method, url }, {
           now: this.#clock.now(),
@@ -1346,5 +1407,163 @@ export class Client {
     } finally {
       if (!reported) this.#report(ids);
     }
+  }
+  /**
+   * Logs in with a login token (`m.login.token`): the `loginToken` a single
+   * sign-on sent back, or one from `getLoginToken()` on another device. Stores
+   * the session, as `loginWithPassword` does. Send it at once: servers keep a
+   * login token valid for seconds, and it works once.
+   *
+   * @param token The login token. It is sent in the request body, and
+   * nowhere else.
+   * @param options Device ID, device name, extra fields, and a signal.
+   * @throws {AlreadyLoggedInError} If the client (or its storage) holds a
+   * session already.
+   * @throws {MatrixError} If the server refuses: `403 M_FORBIDDEN` for a token
+   * that was used already or has expired (the message says to sign in again).
+   * @throws {InvalidResponseError} If the answer breaks the specification.
+   * @throws {StorageError} If the session could not be stored.
+   * @throws {TypeError} For an empty token or malformed options.
+   *
+   * @example
+   * ```ts
+   * import { Client, readSsoCallback } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * const token = readSsoCallback(location.href, "the state I kept");
+   * const result = await client.loginWithToken(token);
+   * console.log(result.userId, result.deviceId);
+   * ```
+   */
+  async loginWithToken(
+    token: string,
+    options: LoginOptions = {},
+  ): Promise<LoginResult> {
+    if (typeof token !== "string" || token === "") {
+      throw new TypeError("The login token is empty");
+    }
+    try {
+      return await this.#logIn({ type: "m.login.token", token }, options);
+    } catch (error) {
+      if (
+        !(error instanceof MatrixError) || error.status !== 403 ||
+        error.errcode !== "M_FORBIDDEN"
+      ) {
+        throw error;
+      }
+      throw new MatrixError(
+        { method: error.method, url: error.url, status: error.status },
+        {
+          body: { ...error.body },
+          retryAfterMs: error.retryAfterMs,
+          hint:
+            "The login token was used already or has expired (servers keep one for seconds, and accept it once): start the sign-on again",
+        },
+      );
+    }
+  }
+  /**
+   * Asks the homeserver for a login token with which a new device can log in
+   * as this session's user (`POST /_matrix/client/v1/login/get_token`),
+   * completing a password stage of user-interactive authentication if the
+   * server asks for one. Offered when the `m.login.token` flow says
+   * `get_login_token: true`.
+   *
+   * @param options The password (or a function asking for it), and a signal.
+   * @returns The token, a secret, and when it expires.
+   * @throws {NotLoggedInError} If the client holds no usable session.
+   * @throws {InteractiveAuthError} If the server wants stages other than a
+   * password, or a password that was not given, or refused it.
+   * @throws {MatrixError} If the server refuses otherwise (`429` at most once a
+   * minute on Synapse, `404` if it does not offer it).
+   * @throws {InvalidResponseError} If the answer breaks the specification.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * await client.restore();
+   * const { loginToken, expiresAt } = await client.getLoginToken({
+   *   password: "secret",
+   * });
+   * showQrCode(loginToken, expiresAt);
+   * declare function showQrCode(token: string, until: number): void;
+   * ```
+   */
+  async getLoginToken(
+    options: GetLoginTokenOptions = {},
+  ): Promise<LoginToken> {
+    const path = "v1/login/get_token";
+    const { signal } = options;
+    let answer = await this.#authedCall({
+      path,
+      json: {},
+      signal,
+      challenge: true,
+    });
+    if (answer.challenge === true) {
+      const flows = uiaFlows(answer.body);
+      const failed = (problem: string, errcode?: string) =>
+        new InteractiveAuthError({ method: "POST", url: answer.url }, {
+          flows,
+          errcode,
+          problem,
+        });
+      const usable = flows.some((stages) =>
+        stages.length > 0 && stages.every((s) => s === "m.login.password")
+      );
+      if (!usable) {
+        throw failed(
+          "The homeserver asks for user-interactive authentication that this library cannot complete (it completes m.login.password only)",
+        );
+      }
+      if (options.password === undefined) {
+        throw failed(
+          "The homeserver asks for the user's password to issue a login token; pass it as the password option",
+        );
+      }
+      const password = typeof options.password === "function"
+        ? await options.password()
+        : options.password;
+      const auth: Record<string, unknown> = {
+        type: "m.login.password",
+        identifier: { type: "m.id.user", user: this.#usableSession().userId },
+        password,
+      };
+      if (typeof answer.body.session === "string") {
+        auth.session = answer.body.session;
+      }
+      answer = await this.#authedCall({
+        path,
+        json: { auth },
+        signal,
+        challenge: true,
+      });
+      if (answer.challenge === true) {
+        const errcode = typeof answer.body.errcode === "string"
+          ? answer.body.errcode
+          : undefined;
+        throw failed(
+          errcode === "M_FORBIDDEN"
+            ? "The homeserver refused the password"
+            : "The homeserver asks for more than a password",
+          errcode,
+        );
+      }
+    }
+    const { login_token: loginToken, expires_in_ms: ms } = answer.body;
+    const invalid = (problem: string) =>
+      new InvalidResponseError(
+        { method: "POST", url: answer.url, status: 200 },
+        problem,
+      );
+    if (typeof loginToken !== "string" || loginToken === "") {
+      throw invalid(`"login_token" is not a non-empty string`);
+    }
+    if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms <= 0) {
+      throw invalid(`"expires_in_ms" is not a positive integer`);
+    }
+    return { loginToken, expiresAt: answer.startedAt + ms };
   }
 }

@@ -539,3 +539,100 @@ export class LogoutError extends Error {
     this.url = withoutQuery(logout.url);
   }
 }
+/**
+ * A single sign-on callback that cannot be used: see `problem`. Its message
+ * says what to do, and never contains the callback URL or a token.
+ *
+ * @example
+ * ```ts
+ * import { readSsoCallback, SsoCallbackError } from "@matrixlib/matrixlib";
+ *
+ * try {
+ *   readSsoCallback("http://127.0.0.1:4000/callback?loginToken=x", "expected");
+ * } catch (error) {
+ *   if (error instanceof SsoCallbackError) console.log(error.problem); // wrong_state
+ * }
+ * ```
+ */
+export class SsoCallbackError extends Error {
+  /** The error's name: always `"SsoCallbackError"`. */
+  override name = "SsoCallbackError";
+  /**
+   * What is wrong: `"wrong_state"`, the callback's state is missing or not
+   * this sign-on's (it may be forged); `"no_token"`, it carries no
+   * `loginToken`; `"not_a_callback"`, what was pasted is neither a callback
+   * URL nor a token; `"timeout"`, no callback came in time; `"closed"`, the
+   * listener was closed before one came.
+   */
+  readonly problem:
+    | "wrong_state"
+    | "no_token"
+    | "not_a_callback"
+    | "timeout"
+    | "closed";
+
+  /**
+   * Creates the error.
+   *
+   * @param problem What is wrong.
+   * @param message What happened and what to do.
+   */
+  constructor(problem: SsoCallbackError["problem"], message: string) {
+    super(message);
+    this.problem = problem;
+  }
+}
+/**
+ * User-interactive authentication did not succeed: the server asked for
+ * stages this library cannot complete, or no password was given, or it
+ * refused the password (`errcode`).
+ *
+ * @example
+ * ```ts
+ * import { Client, InteractiveAuthError } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({ baseUrl: "https://matrix.example.org" });
+ * await client.restore();
+ * try {
+ *   await client.getLoginToken();
+ * } catch (error) {
+ *   if (error instanceof InteractiveAuthError) console.log(error.flows);
+ * }
+ * ```
+ */
+export class InteractiveAuthError extends Error {
+  /** The error's name: always `"InteractiveAuthError"`. */
+  override name = "InteractiveAuthError";
+  /** The request's method. */
+  readonly method: string;
+  /** The request's URL, without its query. */
+  readonly url: string;
+  /** The flows the server offered, each a list of stage types. */
+  readonly flows: readonly (readonly string[])[];
+  /** The server's error code for a refused stage, such as `M_FORBIDDEN`. */
+  readonly errcode: string | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param request The request's method and URL.
+   * @param details The flows offered, the server's error code if any, and
+   * what went wrong, to start the message.
+   */
+  constructor(
+    request: RequestDescription,
+    details: { flows: string[][]; errcode?: string; problem: string },
+  ) {
+    const offered = details.flows.map((stages) => stages.join(" + "))
+      .join("; ");
+    super(
+      `${describeRequest(request.method, request.url)}: ${details.problem}${
+        details.errcode === undefined ? "" : ` (${details.errcode})`
+      }. The server offers: ${offered || "no flow"}`,
+    );
+    this.method = request.method;
+    this.url = withoutQuery(request.url);
+    this.flows = details.flows;
+    this.errcode = details.errcode;
+  }
+}

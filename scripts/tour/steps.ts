@@ -215,7 +215,53 @@ export const TOUR: TourStep[] = [
       } server confirmed the logout and deleted the device: no device is left, and the session file is gone.`;
     },
   },
+  {
+    chapter: "chapters/06_single_sign_on.md",
+    example: "examples/sso_login.ts",
+    shows:
+      "single sign-on: a headless browser signs in at the built-in CAS provider, comes back to a listener on 127.0.0.1, and the login token becomes a session",
+    permissions: (tour) => [
+      `--allow-net=${tour.host},127.0.0.1`,
+      `--allow-read=${tour.dir}`,
+      `--allow-write=${tour.dir}`,
+      "--allow-run=deno",
+    ],
+    args: (tour) => [
+      "--homeserver",
+      tour.url,
+      "--session",
+      ssoSessionFile(tour),
+      "--browser",
+      `deno run --allow-net=${tour.host},127.0.0.1 --allow-env=CAS_PASSWORD devserver/cas_browser.ts --user ${tour.localpart}`,
+    ],
+    secretEnv: (tour) => ({ CAS_PASSWORD: tour.password }),
+    async check(tour) {
+      let deviceId: unknown;
+      try {
+        deviceId = JSON.parse(await Deno.readTextFile(ssoSessionFile(tour)))
+          .device_id;
+      } catch {
+        return `the example did not save ${ssoSessionFile(tour)}`;
+      }
+      return typeof deviceId === "string" && tour.devices().includes(deviceId)
+        ? undefined
+        : `the server holds no device ${deviceId} for ${tour.userId}, the one saved in ${
+          ssoSessionFile(tour)
+        }`;
+    },
+    explain: (tour, requests) => {
+      const cas = requests.filter((r) => r.path.startsWith("/cas/")).length;
+      return `The browser made ${cas} requests to the CAS provider; the program then logged in with the login token (never shown), creating device ${
+        tour.devices().at(-1)
+      }. Its session is in its own file, so the earlier chapters' steps are undisturbed.`;
+    },
+  },
 ];
+
+/** Chapter 6's session file: its own, beside the one chapters 3 to 5 share. */
+function ssoSessionFile(tour: TourContext): string {
+  return tour.sessionFile.replace(/[^/\\]+$/, "sso_session.json");
+}
 
 /** Chapters in `lit.json` that have no example for the tour to run yet. */
 export const NO_EXAMPLE_YET: NoExampleYet[] = [];
