@@ -69,7 +69,8 @@
  *   with `ticket=ST-…`, or the form again with `401` and an error.
  *   `proxyValidate`, `serviceValidate` and `p3/…` answer CAS 2.0 XML exactly
  *   as the reference stub does. Tickets are single use and bound to their
- *   service; only services on this homeserver are served. With
+ *   service; only services on this homeserver (and `casServices`, such as
+ *   a real Synapse's `public_baseurl`) are served. With
  *   `casAutoApprove`, `GET login?service=…&user=NAME` signs in at once, as
  *   the stub does.
  * - With `rateLimit`, logins are limited as Synapse's `rc_login` does:
@@ -221,6 +222,15 @@ export interface HomeserverOptions {
    * `false` (`user` then only fills in the form).
    */
   casAutoApprove?: boolean;
+  /**
+   * Service URL prefixes of other homeservers the built-in CAS identity
+   * provider also signs in to, besides this one: a real Synapse whose
+   * `cas_config.server_url` is `{baseUrl}cas` gives its own
+   * `{public_baseurl}_matrix/client/r0/login/cas/ticket?…` as the service,
+   * so passing its `public_baseurl` here lets this server be its CAS
+   * provider. Default: none (only services under `baseUrl`).
+   */
+  casServices?: string[];
   /**
    * Users, devices and tokens to start from, as {@linkcode Homeserver.exportState}
    * gave them (for example read back from a file after a restart). Users in
@@ -1338,7 +1348,10 @@ or was issued for another address.</p>
           "return to after signing in. Start from your Matrix application.</p>",
       );
     }
-    if (!service.startsWith(baseUrl)) {
+    if (
+      !service.startsWith(baseUrl) &&
+      !(options.casServices ?? []).some((prefix) => service.startsWith(prefix))
+    ) {
       return htmlResponse(
         400,
         "CAS: unknown service",
