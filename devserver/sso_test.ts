@@ -293,10 +293,12 @@ describe("devserver sso: POST /login/get_token", () => {
     });
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(Object.keys(answer.body).sort(), [
+      "expires_in",
       "expires_in_ms",
       "login_token",
     ]);
     assert.equal(answer.body.expires_in_ms, 300_000);
+    assert.equal(answer.body.expires_in, 300, "Synapse's unstable field, in s");
     assert.equal(
       (await tokenLogin(hs, answer.body.login_token as string)).status,
       200,
