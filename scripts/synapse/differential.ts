@@ -412,7 +412,7 @@ export async function runScenario(target: ScenarioTarget): Promise<Step[]> {
     });
   await tokenLogin("token login");
   await tokenLogin("token login: the same token again");
-  const redirect = (body: Record<string, unknown>, response: Response) => {
+  const redirect = (_body: Record<string, unknown>, response: Response) => {
     const location = response.headers.get("Location");
     if (location === null) return "no Location";
     const service = new URL(location, target.url).searchParams.get("service");
