@@ -28,7 +28,7 @@ else every command says why in one line and exits with status ${SKIPPED}
 
 Commands:
   setup    debootstrap the chroot and install matrix-synapse in it; cached,
-           so a second run only checks it (about 65 s the first time)
+           so a second run only checks it (about 50 s the first time)
   start    a fresh database, the project's configuration with new secrets,
            the development homeserver's CAS identity provider, then
            Synapse; waits until it answers (about 2 s). Stops a running one
