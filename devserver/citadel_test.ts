@@ -526,7 +526,7 @@ describe("citadel: failure answers", () => {
       [{ mfa_creds: { bind: "true" } }, "M_INVALID_PARAM"],
       [{ mfa_creds: { id_server: 8008 } }, "M_INVALID_PARAM"],
       [{ mfa_creds: { medium: null } }, "M_INVALID_PARAM"],
-      [{ password: undefined }, "M_MISSING_PARAM"],
+      [{ password: undefined }, "M_INVALID_PARAM"],
       [{ device_id: 12 }, "M_INVALID_PARAM"],
     ];
     for (const [fields, errcode] of cases) {

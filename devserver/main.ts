@@ -64,6 +64,9 @@ Single sign-on:
                                login token at once (repeatable; default: http
                                loopback addresses); others see a confirmation
                                page first
+  --cas-service PREFIX         the CAS provider also signs in to services
+                               starting with PREFIX, such as another
+                               homeserver's public base URL (repeatable)
   --cas-auto-approve           let {base URL}cas/login?service=...&user=NAME
                                sign in as NAME with no password (scripts only)
 
@@ -125,6 +128,7 @@ try {
       "get-token-lifetime": { type: "string" },
       "no-sso": { type: "boolean" },
       "sso-client": { type: "string", multiple: true },
+      "cas-service": { type: "string", multiple: true },
       "cas-auto-approve": { type: "boolean" },
       state: { type: "string" },
       "rate-limit": { type: "boolean" },
@@ -251,6 +255,7 @@ const options: HomeserverOptions = {
   ssoClientWhitelist: values["sso-client"],
   casUsers,
   casAutoApprove: values["cas-auto-approve"] === true,
+  casServices: values["cas-service"],
   state,
   onChange: save,
   onRequest(entry) {

@@ -45,7 +45,8 @@
  * - `POST /_matrix/client/v1/login/get_token` (v1 only: v3 is `404
  *   M_UNRECOGNIZED`), as with Synapse's `require_ui_auth: true`: without
  *   `auth`, `401` with `flows: [{stages: ["m.login.password"]}]`, `params:
- *   {}` and a `session`; with the password, `{login_token, expires_in_ms}`.
+ *   {}` and a `session`; with the password, `{login_token, expires_in_ms}`
+ *   (and Synapse's unstable `expires_in`, in seconds).
  *   A wrong password: the `401` again with `completed: []`, `errcode:
  *   M_FORBIDDEN` and `error`; another user's password: `403 M_FORBIDDEN`
  *   "Invalid auth". Every token needs its own session (the specification:
@@ -69,7 +70,8 @@
  *   with `ticket=ST-…`, or the form again with `401` and an error.
  *   `proxyValidate`, `serviceValidate` and `p3/…` answer CAS 2.0 XML exactly
  *   as the reference stub does. Tickets are single use and bound to their
- *   service; only services on this homeserver are served. With
+ *   service; only services on this homeserver (and `casServices`, such as
+ *   a real Synapse's `public_baseurl`) are served. With
  *   `casAutoApprove`, `GET login?service=…&user=NAME` signs in at once, as
  *   the stub does.
  * - With `rateLimit`, logins are limited as Synapse's `rc_login` does:
@@ -81,8 +83,10 @@
  *
  * One difference on purpose: for `m.id.phone`, Synapse reads the number from
  * a `number` key, while the specification names it `phone` (a request with
- * only `phone` gets `400 M_MISSING_PARAM` "Missing JSON keys." from Synapse).
- * This server follows the specification and also accepts `number`.
+ * only `phone` gets `400 M_UNKNOWN` "Missing JSON keys." from Synapse).
+ * This server follows the specification and also accepts `number`. The
+ * differential check (`scripts/synapse/differential.ts`) lists it, and
+ * compares everything else with a real Synapse.
  *
  * `citadel.ts` wraps this server to speak Thales Citadel's dialect.
  *
@@ -221,6 +225,15 @@ export interface HomeserverOptions {
    * `false` (`user` then only fills in the form).
    */
   casAutoApprove?: boolean;
+  /**
+   * Service URL prefixes of other homeservers the built-in CAS identity
+   * provider also signs in to, besides this one: a real Synapse whose
+   * `cas_config.server_url` is `{baseUrl}cas` gives its own
+   * `{public_baseurl}_matrix/client/r0/login/cas/ticket?…` as the service,
+   * so passing its `public_baseurl` here lets this server be its CAS
+   * provider. Default: none (only services under `baseUrl`).
+   */
+  casServices?: string[];
   /**
    * Users, devices and tokens to start from, as {@linkcode Homeserver.exportState}
    * gave them (for example read back from a file after a restart). Users in
@@ -825,29 +838,49 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     userId?: string;
     limitKey: string;
   } {
-    let identifier = body.identifier;
-    if (identifier === undefined) {
-      // Deprecated forms: top-level `user`, or `medium` and `address`.
-      if (typeof body.user === "string") {
-        identifier = { type: "m.id.user", user: body.user };
-      } else if (body.medium !== undefined || body.address !== undefined) {
-        identifier = {
-          type: "m.id.thirdparty",
-          medium: body.medium,
-          address: body.address,
-        };
-      } else {
-        throw new MatrixFailure(400, "M_MISSING_PARAM", "Missing JSON keys.");
-      }
+    // As Synapse's convert_client_dict_legacy_fields_to_identifier: the
+    // deprecated top-level `user`, or `medium` and `address`, win over
+    // `identifier`.
+    let identifier: unknown = body.identifier;
+    if (typeof body.user === "string" && body.user !== "") {
+      identifier = { type: "m.id.user", user: body.user };
     }
-    if (!isObject(identifier)) {
-      throw new MatrixFailure(400, "M_INVALID_PARAM", "Invalid identifier");
+    if (
+      typeof body.medium === "string" && body.medium !== "" &&
+      typeof body.address === "string" && body.address !== ""
+    ) {
+      identifier = {
+        type: "m.id.thirdparty",
+        medium: body.medium,
+        address: body.address,
+      };
+    }
+    if (
+      identifier === undefined || identifier === null || identifier === "" ||
+      (isObject(identifier) && Object.keys(identifier).length === 0)
+    ) {
+      throw new MatrixFailure(
+        400,
+        "M_INVALID_PARAM",
+        "Invalid login submission",
+      );
+    }
+    if (!isObject(identifier) || !("type" in identifier)) {
+      throw new MatrixFailure(
+        400,
+        "M_MISSING_PARAM",
+        "'identifier' dict has no key 'type'",
+      );
     }
     switch (identifier.type) {
       case "m.id.user": {
         const user = identifier.user;
-        if (typeof user !== "string") {
-          throw new MatrixFailure(400, "M_MISSING_PARAM", "Missing JSON keys.");
+        if (typeof user !== "string" || user === "") {
+          throw new MatrixFailure(
+            400,
+            "M_UNKNOWN",
+            "User identifier is missing 'user' key",
+          );
         }
         const userId = (user.startsWith("@") ? user : `@${user}:${serverName}`)
           .toLowerCase();
@@ -859,7 +892,11 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       case "m.id.thirdparty": {
         const { medium, address } = identifier;
         if (typeof medium !== "string" || typeof address !== "string") {
-          throw new MatrixFailure(400, "M_MISSING_PARAM", "Missing JSON keys.");
+          throw new MatrixFailure(
+            400,
+            "M_UNKNOWN",
+            "Invalid thirdparty identifier",
+          );
         }
         return byThirdParty(medium, address);
       }
@@ -868,7 +905,11 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
         const country = identifier.country;
         const phone = identifier.phone ?? identifier.number;
         if (typeof country !== "string" || typeof phone !== "string") {
-          throw new MatrixFailure(400, "M_MISSING_PARAM", "Missing JSON keys.");
+          throw new MatrixFailure(
+            400,
+            "M_INVALID_PARAM",
+            "Invalid phone-type identifier",
+          );
         }
         return byThirdParty("msisdn", msisdnOf(country, phone));
       }
@@ -930,6 +971,8 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       return completeLogin(consumeLoginToken(body.token), body);
     }
     if (type !== "m.login.password") {
+      // Synapse reads the identifier first: its errors come before this one.
+      loginUser(body);
       throw new MatrixFailure(400, "M_UNKNOWN", `Unknown login type ${type}`);
     }
     return completeLogin(checkPassword(body), body);
@@ -941,21 +984,15 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
    * is unknown, has no password or gave the wrong one.
    */
   function checkPassword(body: Record<string, unknown>): User {
-    const { userId, limitKey } = loginUser(body);
-    if (body.password === undefined) {
-      throw new MatrixFailure(
-        400,
-        "M_MISSING_PARAM",
-        "Missing parameters for login type m.login.password: ['password']",
-      );
-    }
+    // Synapse checks the password's type before it reads the identifier.
     if (typeof body.password !== "string") {
       throw new MatrixFailure(
         400,
         "M_INVALID_PARAM",
-        "Login parameter password should be a string",
+        "Bad parameter: password",
       );
     }
+    const { userId, limitKey } = loginUser(body);
     limiter?.check(limitKey);
     const user = userId === undefined ? undefined : users.get(userId);
     if (
@@ -1174,6 +1211,8 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     getTokenLimiter?.record(userId);
     return {
       login_token: issueLoginToken(userId, getTokenLifetime),
+      // Synapse still sends MSC3882's unstable field, in seconds.
+      expires_in: Math.floor(getTokenLifetime / 1000),
       expires_in_ms: getTokenLifetime,
     };
   }
@@ -1338,7 +1377,10 @@ or was issued for another address.</p>
           "return to after signing in. Start from your Matrix application.</p>",
       );
     }
-    if (!service.startsWith(baseUrl)) {
+    if (
+      !service.startsWith(baseUrl) &&
+      !(options.casServices ?? []).some((prefix) => service.startsWith(prefix))
+    ) {
       return htmlResponse(
         400,
         "CAS: unknown service",

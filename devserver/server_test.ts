@@ -199,6 +199,28 @@ describe("devserver: password login", () => {
     );
   });
 
+  it("answers malformed identifiers with Synapse's errcodes (found by the differential check)", async () => {
+    const hs = server();
+    const url = "/_matrix/client/v3/login";
+    const cases: [unknown, string][] = [
+      ["abc", "M_MISSING_PARAM"],
+      [{ user: "alice" }, "M_MISSING_PARAM"],
+      [{ type: "m.id.user" }, "M_UNKNOWN"],
+      [{ type: "m.id.thirdparty", medium: "email" }, "M_UNKNOWN"],
+      [{ type: "m.id.phone", phone: "0171 1234567" }, "M_INVALID_PARAM"],
+      [{ type: "m.id.unknown" }, "M_UNKNOWN"],
+    ];
+    for (const [identifier, errcode] of cases) {
+      assertError(
+        await call(hs, "POST", url, {
+          json: { type: "m.login.password", identifier, password: "x" },
+        }),
+        400,
+        errcode,
+      );
+    }
+  });
+
   it("answers malformed bodies with 400: M_NOT_JSON, M_BAD_JSON, M_UNKNOWN", async () => {
     const hs = server();
     const url = "/_matrix/client/v3/login";
@@ -212,17 +234,35 @@ describe("devserver: password login", () => {
       400,
       "M_BAD_JSON",
     );
+    // As Synapse 1.160: the identifier is read before the login type.
+    assertError(
+      await call(hs, "POST", url, {
+        json: {
+          type: "m.login.magic",
+          identifier: { type: "m.id.user", user: "alice" },
+        },
+      }),
+      400,
+      "M_UNKNOWN",
+    );
     assertError(
       await call(hs, "POST", url, { json: { type: "m.login.magic" } }),
       400,
-      "M_UNKNOWN",
+      "M_INVALID_PARAM",
     );
     assertError(
       await call(hs, "POST", url, {
         json: { type: "m.login.password", password: "x" },
       }),
       400,
-      "M_MISSING_PARAM",
+      "M_INVALID_PARAM",
+    );
+    assertError(
+      await call(hs, "POST", url, {
+        json: { type: "m.login.password", identifier: { user: "alice" } },
+      }),
+      400,
+      "M_INVALID_PARAM", // the password's type is checked first
     );
   });
 
@@ -511,6 +551,21 @@ describe("devserver: refresh tokens, rotated as Synapse does", () => {
     const answer = await refresh(hs, r0);
     assertError(answer, 403, "M_FORBIDDEN");
     assert.equal(answer.body.error, "refresh token isn't valid anymore");
+  });
+
+  it("keeps the old access token valid after a refresh until it expires, even once the new one is used", async () => {
+    const { hs, clock, access: a0, refresh: r0 } = await loggedIn();
+    const pair = await refresh(hs, r0);
+    assert.equal((await whoami(hs, a0)).status, 200);
+    assert.equal(
+      (await whoami(hs, pair.body.access_token as string)).status,
+      200,
+    );
+    assert.equal((await whoami(hs, a0)).status, 200, "after the new one's use");
+    clock.advance(5_000);
+    const expired = await whoami(hs, a0);
+    assertError(expired, 401, "M_UNKNOWN_TOKEN");
+    assert.equal(expired.body.soft_logout, true);
   });
 
   it("ends the old refresh token once the new refresh token is used", async () => {

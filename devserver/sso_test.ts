@@ -293,10 +293,12 @@ describe("devserver sso: POST /login/get_token", () => {
     });
     assert.equal(answer.status, 200, answer.text);
     assert.deepEqual(Object.keys(answer.body).sort(), [
+      "expires_in",
       "expires_in_ms",
       "login_token",
     ]);
     assert.equal(answer.body.expires_in_ms, 300_000);
+    assert.equal(answer.body.expires_in, 300, "Synapse's unstable field, in s");
     assert.equal(
       (await tokenLogin(hs, answer.body.login_token as string)).status,
       200,
@@ -635,6 +637,35 @@ describe("devserver sso: the built-in CAS identity provider", () => {
     });
     assert.equal(foreign.status, 400);
     assert.match(foreign.text, /only signs in to/);
+  });
+
+  it("also signs in to the services of casServices (another homeserver, such as a real Synapse), and validates their tickets", async () => {
+    const synapse =
+      "http://localhost:8008/_matrix/client/r0/login/cas/ticket?redirectUrl=x";
+    const hs = server({ casServices: ["http://localhost:8008/"] });
+    const back = location(
+      await send(hs, "POST", "/cas/login", {
+        form: { username: "alice", password: "secret", service: synapse },
+      }),
+    );
+    assert.ok(back.startsWith(`${synapse}&ticket=ST-`), back);
+    const ticket = new URL(back).searchParams.get("ticket")!;
+    const valid = await send(
+      hs,
+      "GET",
+      `/cas/proxyValidate?${new URLSearchParams({ ticket, service: synapse })}`,
+    );
+    assert.match(valid.text, /<cas:user>alice<\/cas:user>/);
+    // A prefix is matched as given: another port is another service.
+    const other = await send(hs, "POST", "/cas/login", {
+      form: {
+        username: "alice",
+        password: "secret",
+        service: "http://localhost:80080/",
+      },
+    });
+    assert.equal(other.status, 400);
+    assert.match(other.text, /only signs in to/);
   });
 
   it("answers proxyValidate (and serviceValidate, p3/) with the stub's CAS 2.0 XML; tickets are single use and bound to the service", async () => {

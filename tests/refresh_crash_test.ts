@@ -6,54 +6,66 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "../mod.ts";
 import { JsonFileStorage } from "../src/file_storage.ts";
-import { createHomeserver, fetchOf } from "../devserver/server.ts";
+import {
+  createHomeserver,
+  fetchOf,
+  type Homeserver,
+} from "../devserver/server.ts";
 import { runDeno, withServer } from "./example_runner.ts";
 
 describe("a refresh interrupted by a crash", () => {
   for (const point of ["before-sending", "after-answer", "after-storing"]) {
     it(`resumes after a crash ${point.replace("-", " ")}`, async () => {
       let now = Date.now();
-      const hs = createHomeserver({
-        users: [{ localpart: "alice", password: "secret" }],
-        accessTokenLifetimeMs: 60_000,
-        clock: () => now,
-      });
+      let hs!: Homeserver;
       const dir = await mkdtemp(join(tmpdir(), "refresh-crash-"));
       const file = join(dir, "session.json");
       try {
-        await withServer(fetchOf(hs), async (url) => {
-          const client = new Client({
-            baseUrl: url,
-            storage: new JsonFileStorage(file),
-          });
-          const { deviceId } = await client.loginWithPassword(
-            "alice",
-            "secret",
-          );
-          now += 61_000; // the access token has expired, on the server
-          const child = (at: string) =>
-            runDeno([
-              `--allow-net=${new URL(url).host}`,
-              `--allow-read=${dir}`,
-              `--allow-write=${dir}`,
-              "tests/refresh_crash_child.ts",
-              url,
-              file,
-              at,
-            ]);
-          const crashed = await child(point);
-          assert.equal(crashed.code, 86, crashed.stderr);
-          const resumed = await child("none");
-          assert.equal(resumed.code, 0, resumed.stderr);
-          assert.equal(
-            resumed.stdout.trim(),
-            `OK @alice:localhost:8008 ${deviceId}`,
-          );
-          assert.deepEqual(
-            hs.devices("@alice:localhost:8008").map((d) => d.deviceId),
-            [deviceId],
-          );
-        });
+        await withServer(
+          (input, init) => fetchOf(hs)(input, init),
+          async (url) => {
+            // The server announces its real address in well_known, so that
+            // the login stays here even when something answers on the
+            // default http://localhost:8008 (a real Synapse, say).
+            hs = createHomeserver({
+              baseUrl: url,
+              users: [{ localpart: "alice", password: "secret" }],
+              accessTokenLifetimeMs: 60_000,
+              clock: () => now,
+            });
+            const client = new Client({
+              baseUrl: url,
+              storage: new JsonFileStorage(file),
+            });
+            const { deviceId } = await client.loginWithPassword(
+              "alice",
+              "secret",
+            );
+            now += 61_000; // the access token has expired, on the server
+            const child = (at: string) =>
+              runDeno([
+                `--allow-net=${new URL(url).host}`,
+                `--allow-read=${dir}`,
+                `--allow-write=${dir}`,
+                "tests/refresh_crash_child.ts",
+                url,
+                file,
+                at,
+              ]);
+            const crashed = await child(point);
+            assert.equal(crashed.code, 86, crashed.stderr);
+            const resumed = await child("none");
+            assert.equal(resumed.code, 0, resumed.stderr);
+            assert.equal(
+              resumed.stdout.trim(),
+              `OK @alice:localhost:8008 ${deviceId}`,
+            );
+            assert.deepEqual(
+              hs.devices("@alice:localhost:8008").map((d) => d.deviceId),
+              [deviceId],
+            );
+          },
+        );
       } finally {
         await rm(dir, { recursive: true });
       }

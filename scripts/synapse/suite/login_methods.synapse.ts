@@ -1,0 +1,42 @@
+/** Chapter 2 against Synapse: the login flows, through the library and the example. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { example, newClient, URL_ } from "./support.ts";
+
+describe("synapse: login methods (chapter 2)", () => {
+  it("lists password, token (with get_login_token), SSO with the CAS provider, and CAS", async () => {
+    const { client } = newClient();
+    const flows = await client.loginMethods();
+    const types = flows.map((f) => f.type);
+    for (
+      const type of [
+        "m.login.password",
+        "m.login.token",
+        "m.login.sso",
+        "m.login.cas",
+      ]
+    ) {
+      assert.ok(types.includes(type), `${type} in ${types.join(", ")}`);
+    }
+    const token = flows.find((f) => f.type === "m.login.token")!;
+    assert.equal(token.getLoginToken, true);
+    const sso = flows.find((f) => f.type === "m.login.sso")!;
+    assert.deepEqual(
+      sso.identityProviders?.map((p) => [p.id, p.name]),
+      [["cas", "CAS"]],
+    );
+  });
+
+  it("examples/login_methods.ts prints them", async () => {
+    const run = await example("login_methods.ts", ["--homeserver", URL_]);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trimEnd().split("\n");
+    assert.equal(lines[0], `Login methods of ${URL_}/:`);
+    assert.ok(lines.includes("  m.login.password"), run.stdout);
+    assert.ok(lines.includes("  m.login.sso: CAS (cas)"), run.stdout);
+    assert.ok(
+      lines.includes("  m.login.token (can log in other devices)"),
+      run.stdout,
+    );
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * Chapter 6 against Synapse: `get_token` behind its password stage, then
+ * `m.login.token`; the whole CAS round trip (Synapse, the development
+ * homeserver's CAS provider as Synapse's IdP, the library's loopback
+ * listener); and the example with the headless browser.
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import {
+  InteractiveAuthError,
+  MatrixError,
+  newSsoState,
+  ssoRedirectUrl,
+} from "../../../mod.ts";
+import { listenForSsoCallback } from "../../../src/loopback_callback.ts";
+import { casRedirects } from "../../../devserver/cas_browser.ts";
+import {
+  assertNoSecrets,
+  calls,
+  CAS,
+  example,
+  HOST,
+  inDir,
+  newClient,
+  NO_CAS,
+  URL_,
+  users,
+} from "./support.ts";
+
+describe("synapse: single sign-on and login tokens (chapter 6)", () => {
+  it("get_token completes its password stage; the token logs in a second device once, then is 403", async () => {
+    // Synapse allows one get_token a minute per user: a user of its own.
+    const alice = await users.user("alice");
+    const first = newClient();
+    await first.client.loginWithPassword(alice.userId, alice.password);
+    const { loginToken, expiresAt } = await first.client.getLoginToken({
+      password: alice.password,
+    });
+    assert.ok(expiresAt > Date.now());
+    // The first call is the 401 challenge, the second carries the password.
+    assert.deepEqual(calls(first.log, "/get_token"), ["POST 401", "POST 200"]);
+    const second = newClient();
+    const result = await second.client.loginWithToken(loginToken);
+    assert.equal(result.userId, alice.userId);
+    assert.notEqual(result.deviceId, first.client.deviceId);
+    const again = await newClient().client.loginWithToken(loginToken).then(
+      () => assert.fail("a login token worked twice"),
+      (e) => e,
+    );
+    assert.ok(again instanceof MatrixError);
+    assert.equal(again.status, 403);
+    assert.equal(again.errcode, "M_FORBIDDEN");
+  });
+
+  it("get_token with a wrong password is refused as an InteractiveAuthError", async () => {
+    const bob = await users.user("bob");
+    const { client } = newClient();
+    await client.loginWithPassword(bob.userId, bob.password);
+    await assert.rejects(
+      client.getLoginToken({ password: "not-it" }),
+      InteractiveAuthError,
+    );
+  });
+
+  it(
+    "the whole CAS round trip: Synapse, its CAS provider, the loopback listener, m.login.token",
+    {
+      skip: NO_CAS,
+    },
+    async () => {
+      const state = newSsoState();
+      const listener = await listenForSsoCallback(state, { timeoutMs: 30_000 });
+      try {
+        const start = ssoRedirectUrl(URL_, {
+          redirectUrl: listener.redirectUrl,
+          state,
+          idpId: "cas",
+        });
+        const callback = await casRedirects(start, {
+          user: CAS!.user,
+          password: CAS!.password,
+        });
+        assert.equal(callback.origin, listener.redirectUrl.origin);
+        const token = await listener.loginToken;
+        const { client } = newClient();
+        const result = await client.loginWithToken(token);
+        assert.equal(result.userId, `@${CAS!.user}:${new URL(URL_).host}`);
+        assert.equal((await client.whoami()).userId, result.userId);
+      } finally {
+        await listener.close();
+      }
+    },
+  );
+
+  it(
+    "examples/sso_login.ts signs on with CAS through the headless browser and saves the session",
+    {
+      skip: NO_CAS,
+    },
+    async () => {
+      await inDir(async (dir) => {
+        const file = join(dir, "session.json");
+        const browser =
+          `${Deno.execPath()} run --allow-net=${HOST},127.0.0.1 --allow-env=CAS_PASSWORD devserver/cas_browser.ts --user ${
+            CAS!.user
+          }`;
+        const run = await example(
+          "sso_login.ts",
+          ["--homeserver", URL_, "--session", file, "--browser", browser],
+          {
+            dir,
+            net: ["127.0.0.1"],
+            run: [Deno.execPath()],
+            env: { CAS_PASSWORD: CAS!.password },
+          },
+        );
+        assert.equal(run.code, 0, run.stderr);
+        const saved = JSON.parse(await readFile(file, "utf8"));
+        const lines = run.stdout.trimEnd().split("\n");
+        assert.equal(
+          lines[0],
+          "Sign in with CAS in a browser, at this address:",
+        );
+        assert.equal(
+          lines.at(-2),
+          `Logged in as @${CAS!.user}:${
+            new URL(URL_).host
+          } with device ID ${saved.device_id}`,
+        );
+        assertNoSecrets(run.stdout + run.stderr, CAS!.password);
+        assert.doesNotMatch(run.stdout + run.stderr, /ST-/);
+      });
+    },
+  );
+});
