@@ -228,6 +228,20 @@ describe("finding transcripts", () => {
     assert.deepEqual(transcripts.map((t) => t.lifetimeMs), [3000, undefined]);
   });
 
+  it("reads citadel, alone or with lifetime=MS", () => {
+    const { transcripts, problems } = findTranscripts(
+      "a.md",
+      "```console citadel\n$ echo a\na\n```\n\n" +
+        "```console lifetime=3000 citadel\n$ echo b\nb\n```\n\n" +
+        "```console\n$ echo c\nc\n```\n",
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      transcripts.map((t) => [t.citadel ?? false, t.lifetimeMs]),
+      [[true, undefined], [true, 3000], [false, undefined]],
+    );
+  });
+
   for (
     const [info, expected] of [
       [
@@ -251,6 +265,16 @@ describe("finding transcripts", () => {
         /^an illustrative block is not run, so "lifetime" has no effect/,
       ],
       ["console illustrative illustrative", /^"illustrative" is given twice/],
+      ["console citadel=yes", /^"citadel=yes" takes no value: write citadel/],
+      ["console citadel citadel", /^"citadel" is given twice/],
+      [
+        "console illustrative citadel",
+        /^an illustrative block is not run, so "citadel" has no effect/,
+      ],
+      [
+        "console citadels",
+        /^unknown console block option "citadels": .*```console citadel for/,
+      ],
     ] as const
   ) {
     it(`refuses \`\`\`${info} at the fence's line, saying what to write`, () => {
