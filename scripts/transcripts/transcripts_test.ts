@@ -149,6 +149,25 @@ $ MATRIX_PASSWORD='secret' deno run --allow-net=localhost:8008 \\
     assert.doesNotMatch(forever.steps[0].actual.join("\n"), /Renewed/);
   });
 
+  it("gives a citadel block's homeserver Thales Citadel's dialect, portal included", async () => {
+    const login =
+      `$ EMAIL=alice@example.org PASSWORD=secret deno run --allow-net=localhost:8008 \\
+>   --allow-env=EMAIL,PASSWORD --allow-read=. --allow-write=. \\
+>   examples/citadel.ts --portal localhost:8008 --allow-http --for 1
+`;
+    const [citadel, standard] = await run(
+      `\`\`\`console citadel\n${login}\`\`\`\n\n\`\`\`console\n${login}\`\`\`\n`,
+    );
+    assert.match(
+      citadel.steps[0].actual.join("\n"),
+      /^Logged in as @alice:localhost:8008 \(device \w+\)$/m,
+    );
+    assert.match(
+      standard.steps[0].actual.join("\n"),
+      /did not say which server serves example\.org \(HTTP 404\)/,
+    );
+  });
+
   it("reports a request that leaves the development homeserver", async () => {
     const [result] = await run(`\`\`\`console
 $ deno run --allow-net examples/discover.ts http://matrix.example.org
