@@ -69,3 +69,13 @@ export {
 export { SsoCallbackError } from "./src/errors.ts";
 export { InteractiveAuthError } from "./src/errors.ts";
 export type { GetLoginTokenOptions, LoginToken } from "./src/client.ts";
+export {
+  citadelDialect,
+  type Dialect,
+  type DialectPaths,
+  standardDialect,
+} from "./src/dialect.ts";
+export {
+  type CitadelLookupOptions,
+  findCitadelServer,
+} from "./src/discovery.ts";

@@ -71,12 +71,14 @@ export interface PasswordSources {
   env?: (name: string) => string | undefined;
   /** Reads a secret after a prompt. Default: {@linkcode readSecret}. */
   read?: (prompt: string) => Promise<string>;
+  /** The environment variable to read. Default: `MATRIX_PASSWORD`. */
+  variable?: string;
 }
 
 /**
  * The password of `user`, for the examples that log in: the environment
- * variable `MATRIX_PASSWORD` when it is set (reading it needs
- * `--allow-env=MATRIX_PASSWORD`), else what {@linkcode readSecret} reads
+ * variable `MATRIX_PASSWORD` (or `from.variable`) when it is set (reading it
+ * needs `--allow-env=MATRIX_PASSWORD`), else what {@linkcode readSecret} reads
  * after the prompt `Password for USER: `.
  *
  * @param user Whose password it is, as the prompt shows it.
@@ -99,7 +101,7 @@ export async function passwordFor(
   from: PasswordSources = {},
 ): Promise<string | undefined> {
   const env = from.env ?? ((name: string) => Deno.env.get(name));
-  const fromEnv = env("MATRIX_PASSWORD");
+  const fromEnv = env(from.variable ?? "MATRIX_PASSWORD");
   if (fromEnv !== undefined) return fromEnv;
   const read = from.read ?? readSecret;
   try {

@@ -31,6 +31,7 @@ import { LogoutError } from "./errors.ts";
 import { StorageError } from "./storage.ts";
 import { jsonObject } from "./http.ts";
 import { InteractiveAuthError } from "./errors.ts";
+import { type Dialect, standardDialect } from "./dialect.ts";
 
 /**
  * A function that makes HTTP requests: the global `fetch`, or anything with
@@ -458,6 +459,11 @@ export interface ClientOptions {
    * milliseconds; never more than half the token's life. Default: 60 000.
    */
   refreshMarginMs?: number;
+  /**
+   * The dialect the homeserver speaks: {@linkcode standardDialect} (the
+   * default), or another, such as {@linkcode citadelDialect}.
+   */
+  dialect?: Dialect;
 }
 
 /**
@@ -491,13 +497,14 @@ export class Client {
   /** The refresh under way, shared by every request that needs it. */
   #refreshing: Promise<void> | undefined;
   #lock: SessionLock;
-  /** Where this server takes refreshes: v3, or v1 (Synapse before 1.72). */
-  #refreshPath: "v3/refresh" | "v1/refresh" = "v3/refresh";
+  /** Where this server takes refreshes, once the fallback was needed (v1). */
+  #refreshPath: string | undefined;
   #refreshMarginMs: number;
   /** When the current token should be renewed, and which expiry that is for. */
   #renewal: { expiresAt: number; at: number } | undefined;
   /** The logout under way, shared by the callers that ask for the same one. */
   #loggingOut: { all: boolean; done: Promise<LogoutResult> } | undefined;
+  #dialect: Dialect;
 
   /**
    * Creates a client for the homeserver at `options.baseUrl`, or for the
@@ -547,6 +554,7 @@ export class Client {
         `Invalid refreshMarginMs ${this.#refreshMarginMs}: it must be a number of milliseconds, 0 or more`,
       );
     }
+    this.#dialect = options.dialect ?? standardDialect;
   }
 
   /**
@@ -911,9 +919,10 @@ export class Client {
     if (options.initialDeviceDisplayName !== undefined) {
       body.initial_device_display_name = options.initialDeviceDisplayName;
     }
+    const server = await this.#resolveBaseUrl(options.signal);
     const answer = await this.#call({
-      path: "v3/login",
-      json: body,
+      path: this.#dialect.paths.login,
+      json: this.#dialect.loginBody(body, server),
       signal: options.signal,
     });
     const parsed = parseLoginAnswer(answer.body);
@@ -991,7 +1000,10 @@ export class Client {
     try {
       await send({
         method: "POST",
-        url: new URL("_matrix/client/v3/logout", session.homeserver),
+        url: new URL(
+          `_matrix/client/${this.#dialect.paths.logout}`,
+          session.homeserver,
+        ),
         json: {},
         headers: { Authorization: `Bearer ${session.accessToken}` },
       }, {
@@ -1029,7 +1041,7 @@ export class Client {
    */
   async whoami(options: { signal?: AbortSignal } = {}): Promise<WhoAmI> {
     const answer = await this.#authedCall({
-      path: "v3/account/whoami",
+      path: this.#dialect.paths.whoami,
       signal: options.signal,
     });
     const { user_id: userId, device_id: deviceId } = answer.body;
@@ -1138,7 +1150,7 @@ export class Client {
       } catch (error) {
         if (!(error instanceof MatrixError)) throw error;
         if (error.errcode === "M_USER_LOCKED") this.#locked();
-        if (error.errcode !== "M_UNKNOWN_TOKEN") throw error;
+        if (!this.#dialect.tokenRefused(error)) throw error;
         if (this.#session?.accessToken !== session.accessToken) continue;
         if (
           session.refreshToken !== undefined &&
@@ -1147,7 +1159,7 @@ export class Client {
           await this.#refresh(session, call.signal);
           continue;
         }
-        if (await this.#endSession(session, error.softLogout)) continue;
+        if (await this.#endSession(session, this.#dialect.keepsDevice(error))) continue;
         throw error;
       }
     }
@@ -1221,7 +1233,7 @@ export class Client {
           if (error instanceof MatrixError) {
             if (error.errcode === "M_USER_LOCKED") this.#userLocked = true;
             if (error.errcode === "M_UNKNOWN_TOKEN" || error.errcode === "M_FORBIDDEN") {
-              ended = !await this.#endSession(stored, error.softLogout);
+              ended = !await this.#endSession(stored, this.#dialect.keepsDevice(error));
               if (!ended) return;
             }
           }
@@ -1234,9 +1246,10 @@ export class Client {
   }
   /** Sends `POST /refresh`, falling back to v1 on servers without v3. */
   async #sendRefresh(refreshToken: string): Promise<Answer> {
+    const { refresh, refreshFallback } = this.#dialect.paths;
     const send = () =>
       this.#call({
-        path: this.#refreshPath,
+        path: this.#refreshPath ?? refresh,
         json: { refresh_token: refreshToken },
       });
     try {
@@ -1245,8 +1258,13 @@ export class Client {
       const unrecognized = error instanceof MatrixError &&
         error.errcode === "M_UNRECOGNIZED" &&
         (error.status === 404 || error.status === 405);
-      if (!unrecognized || this.#refreshPath === "v1/refresh") throw error;
-      this.#refreshPath = "v1/refresh";
+      if (
+        !unrecognized || refreshFallback === undefined ||
+        this.#refreshPath === refreshFallback
+      ) {
+        throw error;
+      }
+      this.#refreshPath = refreshFallback;
       return await send();
     }
   }
@@ -1333,7 +1351,8 @@ export class Client {
   /** One logout of `current`'s device, or of all the user's devices. */
   async #logOut(current: StoredSession, all: boolean): Promise<LogoutResult> {
     const ids = { userId: current.userId, deviceId: current.deviceId };
-    const path = all ? "v3/logout/all" : "v3/logout";
+    const { logout, logoutAll } = this.#dialect.paths; // v3/logout, v3/logout/all
+    const path = all ? logoutAll : logout;
     const failed = (cause: unknown) =>
       new LogoutError({ ...ids, all, url: this.endpoint(path) }, { cause });
     const alreadyEnded: LogoutResult = { ...ids, confirmed: false, all: false };

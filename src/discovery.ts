@@ -542,3 +542,115 @@ async function getObject(
   const parsed = jsonObject(response);
   return "problem" in parsed ? failed(parsed.problem) : parsed;
 }
+
+/**
+ * What {@linkcode findCitadelServer} needs: the portal, and how to make
+ * the requests.
+ *
+ * @example
+ * ```ts
+ * import type { CitadelLookupOptions } from "@matrixlib/matrixlib";
+ *
+ * const options: CitadelLookupOptions = { portal: "join.citadel.team" };
+ * ```
+ */
+export interface CitadelLookupOptions extends DiscoverOptions {
+  /**
+   * The portal's host name, with `:PORT` when not the default, such as
+   * `"join.citadel.team"`: no scheme, no path.
+   */
+  portal: string;
+  /**
+   * Use plain `http:` for the portal and the server it names, instead of
+   * `https:`: for a development server only. Default: `false`.
+   */
+  allowHttp?: boolean;
+}
+
+/**
+ * Finds a Thales Citadel user's homeserver: asks the portal
+ * (`GET https://{portal}/api/get_domain?email=EMAIL`) which server serves
+ * the email's domain, checks its answer, and checks that server as
+ * discovery does (`/_matrix/client/versions`).
+ *
+ * @param email The user's email address.
+ * @param options The portal, and how to make the requests.
+ * @returns The server's base URL, such as `https://matrix.domain.org/`.
+ * @throws {DiscoveryError} If the portal named no usable server:
+ * `FAIL_PROMPT` when it could not say (ask for the server), `FAIL_ERROR` when
+ * it named one that cannot be used (do not log in).
+ * @throws {TypeError} If `email` or `options.portal` is malformed.
+ * @throws The reason of `options.signal`, if the caller aborted.
+ *
+ * @example
+ * ```ts
+ * import { findCitadelServer } from "@matrixlib/matrixlib";
+ *
+ * const baseUrl = await findCitadelServer("pierre.deschamps@domain.org", {
+ *   portal: "join.citadel.team",
+ * });
+ * console.log(baseUrl.href);
+ * ```
+ */
+export async function findCitadelServer(
+  email: string,
+  options: CitadelLookupOptions,
+): Promise<URL> {
+  const at = typeof email === "string" ? email.lastIndexOf("@") : -1;
+  if (at <= 0 || at === email.length - 1) {
+    throw new TypeError(
+      `Invalid email address ${
+        JSON.stringify(email)
+      }: write it as NAME@DOMAIN, such as "pierre.deschamps@domain.org"`,
+    );
+  }
+  const domain = email.slice(at + 1);
+  const portalProblem = typeof options.portal === "string"
+    ? serverNameProblem(options.portal)
+    : "it is not a string";
+  if (portalProblem !== undefined) {
+    throw new TypeError(
+      `Invalid portal ${
+        JSON.stringify(options.portal)
+      }: ${portalProblem}. Give its host name, such as "join.citadel.team", without "https://"`,
+    );
+  }
+  const allowHttp = options.allowHttp ?? false;
+  const scheme = allowHttp ? "http" : "https";
+  const http = httpOptions(options, allowHttp);
+  const fail = (outcome: DiscoveryOutcome, reason: string): never => {
+    throw new DiscoveryError({ outcome, reason, serverName: domain });
+  };
+  const url = new URL(`${scheme}://${options.portal}/api/get_domain`);
+  url.searchParams.set("email", email);
+  const shown = `${url.origin}${url.pathname}`;
+  const response = await get(url, http);
+  const unanswered = (problem: string) =>
+    fail(
+      "FAIL_PROMPT",
+      `The portal ${shown} did not say which server serves ${domain} (${problem}); check the email address and the portal, or ask your administrator for the server's address.`,
+    );
+  if ("problem" in response) return unanswered(response.problem);
+  if (response.status !== 200) return unanswered(`HTTP ${response.status}`);
+  const parsed = jsonObject(response);
+  if ("problem" in parsed) return unanswered(parsed.problem);
+  const named = parsed.object.domain;
+  if (typeof named !== "string" || named === "") {
+    return unanswered('the answer has no "domain" string');
+  }
+  if (serverNameProblem(named) !== undefined) {
+    return fail(
+      "FAIL_ERROR",
+      `The portal ${shown} named a server for ${domain} that cannot be used (its "domain" is not a host name with an optional port); tell your administrator, and do not log in until it is fixed.`,
+    );
+  }
+  const server = await checkHomeserver(`${scheme}://${named}/`, http);
+  if ("problem" in server) {
+    return fail(
+      "FAIL_ERROR",
+      `The portal ${shown} named a server for ${domain} that cannot be used (${server.problem}); tell your administrator, and do not log in until it is fixed.`,
+    );
+  }
+  return server.baseUrl;
+}
+import { DiscoveryError } from "./errors.ts";

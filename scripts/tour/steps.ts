@@ -20,6 +20,8 @@ export interface TourContext {
   userId: string;
   /** Its password: a secret, only ever given through the environment. */
   password: string;
+  /** Its email address, such as `alice@example.org`. */
+  email: string;
   /** How long an access token lives (with refresh tokens), in milliseconds. */
   accessTokenLifetimeMs: number;
   /** The tour's scratch directory, removed when the tour ends. */
@@ -51,6 +53,13 @@ export interface TourStep {
    * they leave behind (a saved session, say). `--only` runs them too.
    */
   needs?: string[];
+  /**
+   * The development homeserver the step runs against: the standard one
+   * (the default), or one in Thales Citadel's dialect (`citadel.ts`),
+   * served beside it when a step first asks for it. The step's
+   * {@linkcode TourContext} describes that server.
+   */
+  homeserver?: "standard" | "citadel";
   /** Deno's permission flags, as narrow as the example allows. */
   permissions(tour: TourContext): string[];
   /** The example's arguments. */
@@ -256,7 +265,60 @@ export const TOUR: TourStep[] = [
       }. Its session is in its own file, so the earlier chapters' steps are undisturbed.`;
     },
   },
+  {
+    chapter: "chapters/07_citadel.md",
+    example: "examples/citadel.ts",
+    shows:
+      "Thales Citadel's dialect: the portal names the server for an email address, the login goes to r1/login, the token is renewed at v2_alpha/tokenrefresh, and the device is kept for the next run",
+    homeserver: "citadel",
+    permissions: (tour) => [
+      `--allow-net=${tour.host}`,
+      "--allow-env=EMAIL,PASSWORD,CITADEL_HOSTNAME",
+      `--allow-read=${tour.dir}`,
+      `--allow-write=${tour.dir}`,
+    ],
+    args: (tour) => [
+      tour.email,
+      "--portal",
+      tour.host,
+      "--allow-http",
+      "--session",
+      citadelSessionFile(tour),
+      "--for",
+      "3",
+    ],
+    secretEnv: (tour) => ({ PASSWORD: tour.password }),
+    async check(tour) {
+      let deviceId: unknown;
+      try {
+        deviceId = JSON.parse(
+          await Deno.readTextFile(citadelSessionFile(tour)),
+        ).device_id;
+      } catch {
+        return `the example did not save ${citadelSessionFile(tour)}`;
+      }
+      const devices = tour.devices();
+      return devices.length === 1 && devices[0] === deviceId
+        ? undefined
+        : `the Citadel server should keep exactly the device saved in ${
+          citadelSessionFile(tour)
+        } (${deviceId}), but holds ${devices.join(", ") || "none"}`;
+    },
+    explain: (tour, requests) => {
+      const renewals =
+        requests.filter((r) => r.path.endsWith("/v2_alpha/tokenrefresh"))
+          .length;
+      return `The token was renewed ${renewals} time(s) at Citadel's tokenrefresh; the run stopped without logging out, so device ${
+        tour.devices()[0]
+      } stays, and the next run would restore it (Ctrl+C would have logged it out).`;
+    },
+  },
 ];
+
+/** Chapter 7's session file: its own, on its own homeserver. */
+function citadelSessionFile(tour: TourContext): string {
+  return tour.sessionFile.replace(/[^/\\]+$/, "citadel_session.json");
+}
 
 /** Chapter 6's session file: its own, beside the one chapters 3 to 5 share. */
 function ssoSessionFile(tour: TourContext): string {

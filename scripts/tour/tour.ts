@@ -6,7 +6,14 @@
  * @module
  */
 import { join } from "node:path";
-import { serveHomeserver } from "../../devserver/serve.ts";
+import {
+  type ServedHomeserver,
+  serveHomeserver,
+} from "../../devserver/serve.ts";
+import {
+  type CitadelHomeserver,
+  createCitadelHomeserver,
+} from "../../devserver/citadel.ts";
 import type { RequestLogEntry } from "../../devserver/server.ts";
 import type { Chapter } from "./book.ts";
 import type { NoExampleYet, TourContext, TourStep } from "./steps.ts";
@@ -164,9 +171,10 @@ export function wrapCommand(words: string[], width = 76): string {
 
 /**
  * Serves a development homeserver on 127.0.0.1 and a free port, runs each
- * step's example against it, and narrates. Stops at the first failing step.
- * Whatever happens, the server is stopped and the scratch directory removed
- * before this returns.
+ * step's example against it, and narrates. A step that asks for the Citadel
+ * dialect gets a second server, in that dialect, started when first needed.
+ * Stops at the first failing step. Whatever happens, the servers are stopped
+ * and the scratch directory removed before this returns.
  */
 export async function runTour(options: TourOptions): Promise<TourResult> {
   const { root, book, steps, write, signal } = options;
@@ -181,6 +189,7 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
   );
   const results: StepResult[] = [];
   let requests: RequestLogEntry[] = [];
+  let citadel: ServedHomeserver<CitadelHomeserver> | undefined;
 
   const served = await serveHomeserver({
     hostname: "127.0.0.1",
@@ -201,8 +210,41 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
       accessTokenLifetimeMs: ACCESS_TOKEN_LIFETIME_MS,
       dir,
       sessionFile: join(dir, "matrix_session.json"),
+      email: TOUR_USER.emails[0],
       devices: () =>
         served.homeserver.devices(userId).map((device) => device.deviceId),
+    };
+    /** The context of a step on the Citadel server, once it is served. */
+    let citadelTour: TourContext | undefined;
+    const citadelContext = async (): Promise<TourContext> => {
+      if (citadelTour !== undefined) return citadelTour;
+      citadel = await serveHomeserver({
+        hostname: "127.0.0.1",
+        users: [TOUR_USER],
+        accessTokenLifetimeMs: ACCESS_TOKEN_LIFETIME_MS,
+        onRequest: (entry) => requests.push(entry),
+      }, createCitadelHomeserver);
+      const server = citadel;
+      const citadelUser =
+        `@${TOUR_USER.localpart}:${server.homeserver.serverName}`;
+      write(
+        `\n${
+          bold(`== Thales Citadel development homeserver at ${server.url}`)
+        }\n` +
+          `   For the chapter on Citadel's dialect: its portal is at\n` +
+          `   ${server.homeserver.portalUrl}/api/get_domain, and ${
+            TOUR_USER.emails[0]
+          } logs in there by email.\n`,
+      );
+      citadelTour = {
+        ...tour,
+        url: server.url,
+        host: `127.0.0.1:${server.port}`,
+        userId: citadelUser,
+        devices: () =>
+          server.homeserver.devices(citadelUser).map((d) => d.deviceId),
+      };
+      return citadelTour;
     };
     write(
       `\n${bold(`== Development homeserver at ${served.url}`)}\n` +
@@ -237,17 +279,20 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
         return { outcome: "interrupted", steps: results, url: served.url, dir };
       }
 
+      const context = step.homeserver === "citadel"
+        ? await citadelContext()
+        : tour;
       const chapter = chapters.get(step.chapter);
       const title = chapter
         ? `Chapter ${chapter.number}, ${chapter.title} (${chapter.path})`
         : step.chapter;
-      const env = step.secretEnv?.(tour) ?? {};
+      const env = step.secretEnv?.(context) ?? {};
       const denoArgs = [
         "run",
         "--no-prompt",
-        ...step.permissions(tour),
+        ...step.permissions(context),
         step.example,
-        ...step.args(tour),
+        ...step.args(context),
       ];
       // As a reader would type it: secret values left out, and without
       // --no-prompt, which is only there because nobody may be watching.
@@ -307,7 +352,7 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
         decoder.decode(output.stderr);
       const ms = performance.now() - started;
 
-      const leaked = leak(text, await knownSecrets(tour, env));
+      const leaked = leak(text, await knownSecrets(context, env));
       if (leaked !== undefined) {
         write(`   (output withheld: it contains ${leaked})\n`);
       } else if (text.trim() === "") {
@@ -331,11 +376,11 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
       } else if (leaked !== undefined) {
         problem = `the example printed ${leaked}`;
       } else {
-        problem = await step.check?.(tour);
+        problem = await step.check?.(context);
       }
       const happened = [
         describeRequests(requests),
-        problem ? undefined : step.explain?.(tour, requests),
+        problem ? undefined : step.explain?.(context, requests),
       ].filter((s) => s !== undefined).join(" ");
       if (problem !== undefined) {
         write(`   ${red("FAILED")}: ${problem}. ${happened}\n`);
@@ -349,6 +394,7 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
     return { outcome: "passed", steps: results, url: served.url, dir };
   } finally {
     await served.close();
+    await citadel?.close();
     if (dir !== "") await Deno.remove(dir, { recursive: true });
   }
 }

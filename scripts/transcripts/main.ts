@@ -28,7 +28,9 @@ each command prints with the lines the chapter shows after it. A block that is
 only an illustration is marked \`\`\`console illustrative and not run. A block
 marked \`\`\`console lifetime=MS (such as lifetime=3000) gets a homeserver whose
 access tokens live MS milliseconds, with refresh tokens; otherwise tokens never
-expire. Any other word after console is an error.
+expire. A block marked \`\`\`console citadel gets a homeserver in Thales
+Citadel's dialect (devserver/citadel.ts: a portal, login by email at r1/login);
+the two may be combined. Any other word after console is an error.
 
   CHAPTER.md    the chapters to check (default: those listed in lit.json)
   --update      write what the commands print now into the chapters, instead

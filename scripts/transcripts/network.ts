@@ -69,12 +69,15 @@ function isInvalidName(target: string): boolean {
 
 /**
  * Starts a fresh homeserver (by default {@linkcode TRANSCRIPT_HOMESERVER})
- * behind a proxy on a free loopback port.
+ * behind a proxy on a free loopback port. `create` makes it from the
+ * options: `createHomeserver` by default, `createCitadelHomeserver` for
+ * Citadel's dialect.
  */
 export function startNetwork(
   options: HomeserverOptions = TRANSCRIPT_HOMESERVER,
+  create: (options: HomeserverOptions) => Homeserver = createHomeserver,
 ): TranscriptNetwork {
-  const homeserver = createHomeserver(options);
+  const homeserver = create(options);
   const strays: string[] = [];
   const refuse = () =>
     new Response("not reachable from a transcript\n", { status: 502 });

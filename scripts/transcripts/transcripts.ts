@@ -19,6 +19,12 @@
  *   `devserver/server.ts` does with `accessTokenLifetimeMs`; without it,
  *   tokens never expire. For a transcript that shows a renewal:
  *   ```` ```console lifetime=3000 ````.
+ * - `citadel`: the block's homeserver speaks Thales Citadel's dialect
+ *   (`createCitadelHomeserver` of `devserver/citadel.ts`): its portal at
+ *   `http://localhost:8008/api/get_domain`, login by email at `r1/login`,
+ *   `tokenrefresh`, `401 M_EXPIRED_TOKEN`; its access tokens live 5 minutes
+ *   unless `lifetime=MS` says otherwise. A word without a value:
+ *   ```` ```console citadel lifetime=3000 ````.
  *
  * Any other word, a repeated option or a bad value is an error at the
  * fence's chapter line, as is an option on an illustrative block, which is
@@ -27,7 +33,8 @@
  * How a block runs (see README.md, "Transcripts"):
  *
  * - each block gets a fresh homeserver (seeded: the same requests give the
- *   same device IDs; its tokens expire only with `lifetime=MS`) reached
+ *   same device IDs; its tokens expire only with `lifetime=MS`, or with
+ *   `citadel`) reached
  *   through {@linkcode startNetwork}, and a fresh
  *   temporary working directory, shared by its commands and deleted after;
  * - a script path is resolved against the project root;
@@ -45,6 +52,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { splitLines } from "../lit/parse.ts";
 import { type Command, CommandError, parseCommand } from "./command.ts";
 import { startNetwork, TRANSCRIPT_HOMESERVER } from "./network.ts";
+import { createCitadelHomeserver } from "../../devserver/citadel.ts";
 
 /** The info-string word that marks a `console` block as not run. */
 export const ILLUSTRATIVE = "illustrative";
@@ -52,22 +60,28 @@ export const ILLUSTRATIVE = "illustrative";
 /** The info-string option giving the homeserver's access-token lifetime. */
 export const LIFETIME = "lifetime";
 
+/** The info-string option giving the homeserver Thales Citadel's dialect. */
+export const CITADEL = "citadel";
+
 /** What a transcript's info string may say after `console`, for messages. */
 const OPTIONS_HELP =
   `write \`\`\`console ${ILLUSTRATIVE} for a block that is ` +
-  `not run, or \`\`\`console ${LIFETIME}=MS (such as ${LIFETIME}=3000) for ` +
-  "a transcript whose homeserver's access tokens live MS milliseconds";
+  `not run, \`\`\`console ${LIFETIME}=MS (such as ${LIFETIME}=3000) for ` +
+  "a transcript whose homeserver's access tokens live MS milliseconds, or " +
+  `\`\`\`console ${CITADEL} for one whose homeserver speaks Thales ` +
+  "Citadel's dialect";
 
 /** A transcript block's info-string options, read; or why they are wrong. */
 type BlockOptions =
   | { illustrative: true }
-  | { illustrative: false; lifetimeMs?: number }
+  | { illustrative: false; lifetimeMs?: number; citadel: boolean }
   | { problem: string };
 
 /** Reads the words after `console` in a fence's info string. */
 function readBlockOptions(words: string[]): BlockOptions {
   let illustrative = false;
   let lifetimeMs: number | undefined;
+  let citadel = false;
   for (const word of words) {
     if (word === ILLUSTRATIVE) {
       if (illustrative) return { problem: `"${word}" is given twice` };
@@ -76,6 +90,16 @@ function readBlockOptions(words: string[]): BlockOptions {
     }
     const at = word.indexOf("=");
     const name = at < 0 ? word : word.slice(0, at);
+    if (name === CITADEL) {
+      if (at >= 0) {
+        return {
+          problem: `"${word}" takes no value: write ${CITADEL} alone`,
+        };
+      }
+      if (citadel) return { problem: `"${CITADEL}" is given twice` };
+      citadel = true;
+      continue;
+    }
     if (name !== LIFETIME) {
       return {
         problem: `unknown console block option "${word}": ${OPTIONS_HELP}`,
@@ -96,13 +120,16 @@ function readBlockOptions(words: string[]): BlockOptions {
     }
     lifetimeMs = Number(value);
   }
-  if (illustrative && lifetimeMs !== undefined) {
+  if (illustrative && (lifetimeMs !== undefined || citadel)) {
+    const option = lifetimeMs !== undefined ? LIFETIME : CITADEL;
     return {
-      problem: `an ${ILLUSTRATIVE} block is not run, so "${LIFETIME}" has ` +
+      problem: `an ${ILLUSTRATIVE} block is not run, so "${option}" has ` +
         `no effect: remove one of the two`,
     };
   }
-  return illustrative ? { illustrative } : { illustrative, lifetimeMs };
+  return illustrative
+    ? { illustrative }
+    : { illustrative, lifetimeMs, citadel };
 }
 
 /** One command of a transcript, and what the chapter says it prints. */
@@ -133,6 +160,8 @@ export interface Transcript {
    * info string's `lifetime=MS`; `undefined`: tokens never expire.
    */
   lifetimeMs?: number;
+  /** Whether the homeserver speaks Thales Citadel's dialect (`citadel`). */
+  citadel?: boolean;
   steps: Step[];
 }
 
@@ -258,6 +287,7 @@ export function findTranscripts(
       ...(options.lifetimeMs === undefined
         ? {}
         : { lifetimeMs: options.lifetimeMs }),
+      ...(options.citadel ? { citadel: true } : {}),
       steps,
     });
   }
@@ -317,10 +347,13 @@ export async function runTranscript(
   transcript: Transcript,
   options: RunOptions,
 ): Promise<TranscriptResult> {
-  const network = startNetwork({
-    ...TRANSCRIPT_HOMESERVER,
-    accessTokenLifetimeMs: transcript.lifetimeMs,
-  });
+  const network = startNetwork(
+    {
+      ...TRANSCRIPT_HOMESERVER,
+      accessTokenLifetimeMs: transcript.lifetimeMs,
+    },
+    transcript.citadel ? createCitadelHomeserver : undefined,
+  );
   const cwd = await Deno.makeTempDir({ prefix: "transcript-" });
   // Deno checks for a newer version of itself (at dl.deno.land) in
   // commands that run for a second or more: transcripts run offline.

@@ -149,6 +149,25 @@ $ MATRIX_PASSWORD='secret' deno run --allow-net=localhost:8008 \\
     assert.doesNotMatch(forever.steps[0].actual.join("\n"), /Renewed/);
   });
 
+  it("gives a citadel block's homeserver Thales Citadel's dialect, portal included", async () => {
+    const login =
+      `$ EMAIL=alice@example.org PASSWORD=secret deno run --allow-net=localhost:8008 \\
+>   --allow-env=EMAIL,PASSWORD --allow-read=. --allow-write=. \\
+>   examples/citadel.ts --portal localhost:8008 --allow-http --for 1
+`;
+    const [citadel, standard] = await run(
+      `\`\`\`console citadel\n${login}\`\`\`\n\n\`\`\`console\n${login}\`\`\`\n`,
+    );
+    assert.match(
+      citadel.steps[0].actual.join("\n"),
+      /^Logged in as @alice:localhost:8008 \(device \w+\)$/m,
+    );
+    assert.match(
+      standard.steps[0].actual.join("\n"),
+      /did not say which server serves example\.org \(HTTP 404\)/,
+    );
+  });
+
   it("reports a request that leaves the development homeserver", async () => {
     const [result] = await run(`\`\`\`console
 $ deno run --allow-net examples/discover.ts http://matrix.example.org
@@ -228,6 +247,20 @@ describe("finding transcripts", () => {
     assert.deepEqual(transcripts.map((t) => t.lifetimeMs), [3000, undefined]);
   });
 
+  it("reads citadel, alone or with lifetime=MS", () => {
+    const { transcripts, problems } = findTranscripts(
+      "a.md",
+      "```console citadel\n$ echo a\na\n```\n\n" +
+        "```console lifetime=3000 citadel\n$ echo b\nb\n```\n\n" +
+        "```console\n$ echo c\nc\n```\n",
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      transcripts.map((t) => [t.citadel ?? false, t.lifetimeMs]),
+      [[true, undefined], [true, 3000], [false, undefined]],
+    );
+  });
+
   for (
     const [info, expected] of [
       [
@@ -251,6 +284,16 @@ describe("finding transcripts", () => {
         /^an illustrative block is not run, so "lifetime" has no effect/,
       ],
       ["console illustrative illustrative", /^"illustrative" is given twice/],
+      ["console citadel=yes", /^"citadel=yes" takes no value: write citadel/],
+      ["console citadel citadel", /^"citadel" is given twice/],
+      [
+        "console illustrative citadel",
+        /^an illustrative block is not run, so "citadel" has no effect/,
+      ],
+      [
+        "console citadels",
+        /^unknown console block option "citadels": .*```console citadel for/,
+      ],
     ] as const
   ) {
     it(`refuses \`\`\`${info} at the fence's line, saying what to write`, () => {
