@@ -1,0 +1,127 @@
+/**
+ * Tests of the bundle size benchmark: matrixlib's side bundles with the
+ * project's esbuild and its three figures come out in order; a bundle that
+ * does not build is an error; the command line answers `--help` and bad
+ * options as documented. No network: matrix-js-sdk is never installed here,
+ * and no size is asserted as a goal.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import {
+  BuildError,
+  gzipSize,
+  measure,
+  measureOurs,
+  parseArgs,
+  ROOT,
+  SDK_VERSION,
+  UsageError,
+} from "./bundle_size.ts";
+
+const SCRIPT = fileURLToPath(new URL("./bundle_size.ts", import.meta.url));
+
+/** Runs the script in a child `deno`; returns its status and output. */
+async function cli(...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SCRIPT, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: text.decode(out.stdout),
+    stderr: text.decode(out.stderr),
+  };
+}
+
+describe("bundle size", () => {
+  it("bundles the entry point and the minimal program: gzip < minified < bundled", async () => {
+    const results = await measureOurs();
+    assert.deepEqual(results.map((r) => r.name), [
+      "entry point",
+      "minimal program",
+    ]);
+    for (const r of results) {
+      assert.ok(r.sizes.gzip > 0, r.name);
+      assert.ok(r.sizes.gzip < r.sizes.minified, r.name);
+      assert.ok(r.sizes.minified < r.sizes.bundled, r.name);
+      assert.deepEqual(r.warnings, [], r.name);
+    }
+    // Tree-shaking: the program that uses only Client keeps less than mod.ts.
+    assert.ok(results[1].sizes.minified < results[0].sizes.minified);
+  });
+
+  it("a bundle that does not build is a BuildError naming the problem", async () => {
+    await assert.rejects(
+      measure({
+        cwd: ROOT,
+        source: `import "./no_such_file.ts";`,
+        loader: "ts",
+      }),
+      (error: unknown) =>
+        error instanceof BuildError &&
+        error.message.includes("no_such_file.ts"),
+    );
+  });
+
+  it("gzipSize compresses repetitive bytes", () => {
+    const bytes = new TextEncoder().encode("matrix ".repeat(1000));
+    assert.ok(gzipSize(bytes) < bytes.byteLength / 10);
+  });
+
+  it("parses options", () => {
+    assert.deepEqual(parseArgs([]), {
+      withMatrixJsSdk: false,
+      sdkVersion: SDK_VERSION,
+      cacheDir: ".bench/bundle_size",
+      json: false,
+    });
+    assert.deepEqual(
+      parseArgs([
+        "--with-matrix-js-sdk",
+        "--sdk-version",
+        "42.1.0",
+        "--cache-dir",
+        "/tmp/x",
+        "--json",
+      ]),
+      {
+        withMatrixJsSdk: true,
+        sdkVersion: "42.1.0",
+        cacheDir: "/tmp/x",
+        json: true,
+      },
+    );
+    assert.equal(parseArgs(["-h"]), "help");
+    for (
+      const bad of [
+        ["--sdk-version", "latest"],
+        ["--sdk-version", "^43.0.0"],
+        ["--cache-dir", ""],
+        ["--minify"],
+        ["extra"],
+      ]
+    ) {
+      assert.throws(() => parseArgs(bad), UsageError, bad.join(" "));
+    }
+  });
+
+  it("--help prints the usage and exits 0", async () => {
+    const r = await cli("--help");
+    assert.equal(r.code, 0);
+    assert.match(
+      r.stdout,
+      /^Usage: deno run -A scripts\/bench\/bundle_size\.ts/,
+    );
+    assert.match(r.stdout, /--with-matrix-js-sdk/);
+  });
+
+  it("a bad option exits 2 with a message naming it", async () => {
+    const r = await cli("--with-matrixjs");
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^bundle_size: .*--with-matrixjs.*\(see --help\)/);
+  });
+});
