@@ -126,7 +126,17 @@ function untilAborted<T>(
     );
   });
 }
-/** When the client retries a rate-limited request by itself. */
+/**
+ * When the client retries a rate-limited request by itself.
+ *
+ * @example Never sleep through a rate limit: raise it at once
+ * ```ts
+ * import { Client, type RateLimitOptions } from "@matrixlib/matrixlib";
+ *
+ * const rateLimit: RateLimitOptions = { maxRetries: 0 };
+ * const client = new Client({ baseUrl: "https://matrix.example.org", rateLimit });
+ * ```
+ */
 export interface RateLimitOptions {
   /** How many times one request is retried. Default: 3. */
   maxRetries?: number;
