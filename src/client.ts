@@ -37,7 +37,7 @@ import { type Dialect, standardDialect } from "./dialect.ts";
  * A function that makes HTTP requests: the global `fetch`, or anything with
  * the same signature.
  *
- * @example A fake `fetch` for tests, which answers every request with 404
+ * @example A fake fetch for tests, which answers every request with 404
  * ```ts
  * import type { Fetch } from "@matrixlib/matrixlib";
  *

@@ -58,7 +58,7 @@ export class MemoryLock implements SessionLock {
 /**
  * The one method of the Web Locks API's `LockManager` that is needed here.
  *
- * @example A lock manager for a runtime without `navigator.locks`
+ * @example A lock manager for a runtime without navigator.locks
  * ```ts
  * import {
  *   type LockManagerLike,
