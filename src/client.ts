@@ -37,7 +37,7 @@ import { type Dialect, standardDialect } from "./dialect.ts";
  * A function that makes HTTP requests: the global `fetch`, or anything with
  * the same signature.
  *
- * @example A fake `fetch` for tests, which answers every request with 404
+ * @example A fake fetch for tests, which answers every request with 404
  * ```ts
  * import type { Fetch } from "@matrixlib/matrixlib";
  *
@@ -126,7 +126,17 @@ function untilAborted<T>(
     );
   });
 }
-/** When the client retries a rate-limited request by itself. */
+/**
+ * When the client retries a rate-limited request by itself.
+ *
+ * @example Never sleep through a rate limit: raise it at once
+ * ```ts
+ * import { Client, type RateLimitOptions } from "@matrixlib/matrixlib";
+ *
+ * const rateLimit: RateLimitOptions = { maxRetries: 0 };
+ * const client = new Client({ baseUrl: "https://matrix.example.org", rateLimit });
+ * ```
+ */
 export interface RateLimitOptions {
   /** How many times one request is retried. Default: 3. */
   maxRetries?: number;

@@ -30,7 +30,22 @@ function withoutQuery(url: URL | string): string {
   return `${parsed.origin}${parsed.pathname}`;
 }
 
-/** The request an error is about: its method and URL. */
+/**
+ * The request an error is about: its method and URL.
+ *
+ * @example Describe the request that failed
+ * ```ts
+ * import { NetworkError, type RequestDescription } from "@matrixlib/matrixlib";
+ *
+ * const request: RequestDescription = {
+ *   method: "GET",
+ *   url: "https://example.org/_matrix/client/versions",
+ * };
+ * const error = new NetworkError(request, { cause: new TypeError("fetch failed") });
+ * console.log(error.method, error.url);
+ * // GET https://example.org/_matrix/client/versions
+ * ```
+ */
 export interface RequestDescription {
   /** The HTTP method, such as `"POST"`. */
   method: string;

@@ -55,7 +55,24 @@ export class MemoryLock implements SessionLock {
   }
 }
 
-/** The one method of the Web Locks API's `LockManager` that is needed here. */
+/**
+ * The one method of the Web Locks API's `LockManager` that is needed here.
+ *
+ * @example A lock manager for a runtime without navigator.locks
+ * ```ts
+ * import {
+ *   type LockManagerLike,
+ *   MemoryLock,
+ *   WebLocksLock,
+ * } from "@matrixlib/matrixlib";
+ *
+ * const lock = new MemoryLock();
+ * const locks: LockManagerLike = {
+ *   request: (_name, task) => lock.withLock(task),
+ * };
+ * const webLock = new WebLocksLock("my-app session", locks);
+ * ```
+ */
 export interface LockManagerLike {
   /** Runs `task` while holding the lock `name`; returns what it returns. */
   request<T>(name: string, task: () => Promise<T>): Promise<T>;

@@ -124,7 +124,7 @@ const NOT_FOUND = {
  * state `state`, and returns where the browser must come back to and the
  * login token it brings. Serves one callback, then closes.
  *
- * @param state The sign-on's state ({@linkcode newSsoState}), kept in memory.
+ * @param state The sign-on's state (from `newSsoState()`), kept in memory.
  * @param options Timeout, port, signal and clock.
  * @returns The listener: its `redirectUrl`, and the `loginToken` promise.
  * @throws {TypeError} If the state is empty.

@@ -14,7 +14,7 @@
  *   ssoRedirectUrl("https://matrix.example.org", {
  *     redirectUrl: location.href,
  *     state,
- *   }),
+ *   }).href,
  * );
  * ```
  *

@@ -32,7 +32,7 @@ export type JsonValue =
  * value or its new one, never a mixture. The client keeps a whole session
  * under one key, so that a login is stored all at once or not at all.
  *
- * @example A storage in the browser's `localStorage`
+ * @example A storage in the browser's localStorage
  * ```ts
  * import type { JsonValue, Storage } from "@matrixlib/matrixlib";
  *
