@@ -93,11 +93,11 @@ const unreachable: Handler = () => {
 };
 
 /** A server that never answers, until the request is aborted. */
-const silent: Handler = (request) =>
+const silent: Handler = (_request, _body, signal) =>
   new Promise((_resolve, reject) => {
-    const stop = () => reject(request.signal.reason);
-    if (request.signal.aborted) stop();
-    else request.signal.addEventListener("abort", stop);
+    const stop = () => reject(signal.reason);
+    if (signal.aborted) stop();
+    else signal.addEventListener("abort", stop);
   });
 
 /** Asserts the outcome of `found` and that its reason matches `reason`. */

@@ -17,10 +17,16 @@ export interface Exchange {
   status: number;
 }
 
-/** Computes the answer to a request from the request and its parsed body. */
+/**
+ * Computes the answer to a request from the request and its parsed body.
+ * A handler that waits for the client to give up watches `signal`, the
+ * client's own: a `Request`'s signal follows it only weakly on Node.js 20,
+ * and may stop following once garbage is collected.
+ */
 export type Handler = (
   request: Request,
   body: unknown,
+  signal: AbortSignal,
 ) => Response | Promise<Response>;
 
 /** A fake homeserver whose `fetch` a `Client` can use. */
@@ -58,7 +64,7 @@ export class FakeServer {
       ? json({ errcode: "M_UNRECOGNIZED", error: "Unrecognized request" }, {
         status: 404,
       })
-      : await handler(request, body);
+      : await handler(request, body, init?.signal ?? request.signal);
     this.log.push({
       method: request.method,
       url: new URL(request.url),

@@ -173,9 +173,9 @@ describe("refreshing the access token", () => {
     const { server, clock, storage, changes, client } = await setUp({
       valid: "syt_elsewhere",
     });
-    server.on("POST", refreshUrl, (request) => {
+    server.on("POST", refreshUrl, (request, _body, signal) => {
       assert.equal(request.headers.get("Authorization"), null);
-      return rotate({ token: "", refreshes: 0 })(request, undefined);
+      return rotate({ token: "", refreshes: 0 })(request, undefined, signal);
     });
     server.on("GET", whoamiUrl, whoami({ token: "syt_new1", refreshes: 0 }));
     await client.whoami();
@@ -222,10 +222,10 @@ describe("refreshing the access token", () => {
     await client.whoami(); // the token has 5 minutes: no refresh
     assert.equal(valid.refreshes, 0);
     clock.time += 240_001; // less than a minute left
-    server.on("POST", refreshUrl, (request, body) => {
+    server.on("POST", refreshUrl, (request, body, signal) => {
       const sentAt = clock.time;
       clock.time += 5_000; // a slow server
-      const answer = rotate(valid)(request, body);
+      const answer = rotate(valid)(request, body, signal);
       assert.equal(sentAt + 5_000, clock.time);
       return answer;
     });
@@ -270,9 +270,9 @@ describe("refreshing the access token", () => {
 describe("regressions: refresh failures seen in real SDKs", () => {
   it("parallel requests with an expired token make exactly one refresh (element-web #29588)", async () => {
     const { server, client, valid } = await setUp({ valid: "syt_elsewhere" });
-    server.on("POST", refreshUrl, async (request, body) => {
+    server.on("POST", refreshUrl, async (request, body, signal) => {
       await new Promise((wake) => setTimeout(wake, 20));
-      return rotate(valid)(request, body);
+      return rotate(valid)(request, body, signal);
     });
     const answers = await Promise.all(
       Array.from({ length: 10 }, () => client.whoami()),
@@ -295,14 +295,14 @@ describe("regressions: refresh failures seen in real SDKs", () => {
     let release!: () => void;
     const refreshed = new Promise<void>((resolve) => release = resolve);
     let calls = 0;
-    server.on("GET", whoamiUrl, async (request, body) => {
+    server.on("GET", whoamiUrl, async (request, body, signal) => {
       if (tokenOf(request.headers) === "syt_old" && calls++ === 0) {
         await refreshed; // the first request is slow
       }
-      return await whoami(valid)(request, body);
+      return await whoami(valid)(request, body, signal);
     });
-    server.on("POST", refreshUrl, (request, body) => {
-      const answer = rotate(valid)(request, body);
+    server.on("POST", refreshUrl, (request, body, signal) => {
+      const answer = rotate(valid)(request, body, signal);
       setTimeout(release, 0);
       return answer;
     });
@@ -419,12 +419,9 @@ describe("regressions: refresh failures seen in real SDKs", () => {
       ["network error", () => Promise.reject(new TypeError("fetch failed"))],
       [
         "timeout",
-        (request) =>
+        (_request, _body, signal) =>
           new Promise((_, reject) =>
-            request.signal.addEventListener(
-              "abort",
-              () => reject(request.signal.reason),
-            )
+            signal.addEventListener("abort", () => reject(signal.reason))
           ),
       ],
       ["502 HTML", () => html(502)],
