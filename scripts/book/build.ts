@@ -28,6 +28,7 @@ import {
   partLabel,
   renderChapter,
   type RenderedChapter,
+  usedLabel,
 } from "./markdown.ts";
 import { buildWeb, type Chunk, filePage, type Part } from "./model.ts";
 import { buildSearch, type SearchPage } from "./search.ts";
@@ -238,9 +239,8 @@ ${fileList}
       chunk.kind === "chunk"
         ? chunk.usedIn.length
           ? `used in ${
-            chunk.usedIn.map((u) =>
-              link(u, `${chunkLabel(u.chunk.name)} ${partLabel(u)}`)
-            ).join(", ")
+            chunk.usedIn.map((u) => link(u, `${usedLabel(u)} ${partLabel(u)}`))
+              .join(", ")
           }`
           : "not used by another chunk"
         : `root: ${
@@ -333,11 +333,9 @@ ${idRows}
       const src = start && part
         ? `<a href="${href}" title="${
           escapeHtml(`${part.chapter.path}:${origin.line}`)
-        }">${
-          part.chunk.kind === "file"
-            ? escapeHtml(`file: ${part.chunk.name}`)
-            : chunkLabel(part.chunk.name)
-        }</a>`
+        }">${usedLabel(part)}${
+          part.chunk.parts.length > 1 ? ` ${part.index + 1}` : ""
+        }</a> <span class="ch">ch.&nbsp;${part.chapter.index}</span>`
         : "";
       const n = i + 1;
       return `<tr id="L${n}"${
@@ -354,6 +352,7 @@ ${idRows}
         title: file.path,
         bookTitle,
         nav: nav(undefined, "index.html#files"),
+        wide: true,
         main: `<h1>${escapeHtml(file.path)}</h1>
 <p>The file as tangled from the chapters${
           rootPart

@@ -28,6 +28,8 @@ export interface PageSpec {
   prev?: { href: string; label: string };
   next?: { href: string; label: string };
   mermaid?: boolean;
+  /** Let the content use the page's width (assembled views). */
+  wide?: boolean;
 }
 
 function navList(entries: NavEntry[], base: string): string {
@@ -79,7 +81,7 @@ export function page(spec: PageSpec): string {
 </header>
 <div class="frame">
 <nav class="sidebar" aria-label="Contents">${navList(spec.nav, base)}</nav>
-<main>
+<main${spec.wide ? ' class="wide"' : ""}>
 ${spec.main}
 ${pager}
 </main>
@@ -130,6 +132,8 @@ header.top { position: sticky; top: 0; z-index: 10; display: flex; align-items: 
 .sidebar li { margin: 0.25rem 0; }
 .sidebar li.current > a { font-weight: 700; color: var(--fg); }
 main { flex: 1 1 auto; min-width: 0; max-width: 50rem; padding: 1rem 2rem 3rem; }
+main.wide { max-width: none; }
+table.assembled .ch { color: var(--muted); }
 h1, h2, h3, h4 { line-height: 1.25; margin: 1.8em 0 0.6em; }
 h1 { font-size: 2rem; margin-top: 0.5em; }
 h2 { border-bottom: 1px solid var(--line); padding-bottom: 0.2em; }

@@ -33,6 +33,13 @@ export function chunkLabel(name: string): string {
   return `⟨${escapeHtml(name)}⟩`;
 }
 
+/** `⟨name⟩` for a chunk, `file: path` for a file root. */
+export function usedLabel(part: Part): string {
+  return part.chunk.kind === "file"
+    ? `file:&nbsp;${escapeHtml(part.chunk.name)}`
+    : chunkLabel(part.chunk.name);
+}
+
 /** A short label for where a part is: chapter number and part number. */
 export function partLabel(part: Part): string {
   const n = part.chunk.parts.length > 1 ? ` (${part.index + 1})` : "";
@@ -83,7 +90,7 @@ export function crossReferences(
       out.push(
         `Used in ${
           linkList(chunk.usedIn.map((u) =>
-            link(u, `${chunkLabel(u.chunk.name)} ${partLabel(u)}`)
+            link(u, `${usedLabel(u)} ${partLabel(u)}`)
           ))
         }.`,
       );
