@@ -106,6 +106,7 @@ export const CSS = `:root {
     --line: #3d444d; --accent: #4493f8; --code-bg: #151b23; --term-bg: #010409; }
 }
 * { box-sizing: border-box; }
+[id] { scroll-margin-top: 4rem; }
 html { -webkit-text-size-adjust: 100%; }
 body { margin: 0; color: var(--fg); background: var(--bg);
   font: 17px/1.6 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
