@@ -100,6 +100,26 @@ function withoutHash(url: string): string {
   return hash === -1 ? url : url.slice(0, hash);
 }
 
+/**
+ * Where a chunk's link goes, relative to the site: its anchor on the page
+ * (`anchor` is `name`, `#name`, or already a URL relative to the site such
+ * as `04_refresh_tokens.html#name`).
+ */
+export function chunkUrl(pageUrl: string, anchor: string): string {
+  const bare = anchor.startsWith("#") ? anchor.slice(1) : anchor;
+  if (bare.includes("#")) {
+    checkRelative(bare);
+    if (/\s/.test(bare) || bare.endsWith("#")) {
+      throw new Error(`search: bad chunk anchor "${anchor}" on ${pageUrl}`);
+    }
+    return bare;
+  }
+  if (bare === "" || /\s/.test(bare)) {
+    throw new Error(`search: bad chunk anchor "${anchor}" on ${pageUrl}`);
+  }
+  return `${withoutHash(pageUrl)}#${bare}`;
+}
+
 /** The documents to index: each page, then each of its chunks. */
 export function searchDocuments(pages: SearchPage[]): SearchDocument[] {
   const documents: SearchDocument[] = [];
@@ -116,15 +136,10 @@ export function searchDocuments(pages: SearchPage[]): SearchDocument[] {
       snippet: snippet(page.text),
     });
     for (const chunk of page.chunks) {
-      if (chunk.anchor === "" || /[\s#]/.test(chunk.anchor)) {
-        throw new Error(
-          `search: chunk ⟨${chunk.name}⟩ on ${page.url} has a bad anchor "${chunk.anchor}"`,
-        );
-      }
       documents.push({
         id: documents.length,
         kind: "chunk",
-        url: `${withoutHash(page.url)}#${chunk.anchor}`,
+        url: chunkUrl(page.url, chunk.anchor),
         title: `⟨${chunk.name}⟩`,
         name: chunk.name,
         headings: "",

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   buildSearch,
   checkRelative,
+  chunkUrl,
   indexedChunks,
   loadIndex,
   QUERY_OPTIONS,
@@ -167,7 +168,7 @@ Deno.test("buildSearch refuses a chunk without a usable anchor", async () => {
     } catch (caught) {
       error = caught as Error;
     }
-    assert(error?.message.includes("bad anchor"));
+    assert(error?.message.includes("bad chunk anchor"));
   } finally {
     await rm(dir, { recursive: true });
   }
@@ -176,4 +177,18 @@ Deno.test("buildSearch refuses a chunk without a usable anchor", async () => {
 Deno.test("snippet flattens white space and cuts at a word", () => {
   assert.equal(snippet("a\n\n b  c"), "a b c");
   assert.equal(snippet("alpha beta gamma", 12), "alpha beta…");
+});
+
+Deno.test("a chunk's anchor may be bare, with #, or a URL in the site", () => {
+  const page = "04_refresh_tokens.html#top";
+  for (const anchor of ["x", "#x", "04_refresh_tokens.html#x"]) {
+    assert.equal(chunkUrl(page, anchor), "04_refresh_tokens.html#x");
+  }
+  assert.equal(
+    chunkUrl("a.html", "files/mod.ts.html#L1"),
+    "files/mod.ts.html#L1",
+  );
+  for (const anchor of ["", "#", "a b", "https://x.org/a.html#x", "a.html#"]) {
+    assert.throws(() => chunkUrl(page, anchor), Error, anchor);
+  }
 });
