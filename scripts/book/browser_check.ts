@@ -277,43 +277,56 @@ const DIAGRAMS_DRAWN = `[...document.querySelectorAll("pre.mermaid")]
 
 /**
  * Records what goes wrong on `page` into `problems` while `listening()`.
- * A request off the site is reported once, not again as the console error
- * of its blocking.
+ * A request that fails is reported once: the browser's console line about
+ * it ("Failed to load resource") is kept only if nothing else said so.
+ * Returns a function to call before reading `problems`.
  */
 function watch(
   page: Page,
   base: string,
   problems: Set<string>,
   listening: () => boolean = () => true,
-): void {
-  const blocked = new Set<string>();
-  const add = (problem: string) => {
-    if (listening()) problems.add(problem);
+): () => void {
+  const reported = new Set<string>();
+  const loadErrors: { url: string; text: string }[] = [];
+  const add = (problem: string, url?: string) => {
+    if (!listening()) return;
+    if (url !== undefined) {
+      if (reported.has(url)) return;
+      reported.add(url);
+    }
+    problems.add(problem);
   };
   page.on("console", (message) => {
-    if (message.type() !== "error") return;
+    if (message.type() !== "error" || !listening()) return;
     const text = message.text();
-    const from = message.location().url;
-    if (text.startsWith("Failed to load resource") && blocked.has(from)) return;
-    add(`console error: ${text}`);
+    if (text.startsWith("Failed to load resource")) {
+      loadErrors.push({ url: message.location().url, text });
+    } else add(`console error: ${text}`);
   });
   page.on("pageerror", (error) => add(`page error: ${error.message}`));
   page.on("request", (request) => {
     if (!allowedRequest(request.url(), base)) {
-      blocked.add(request.url());
-      add(`request leaves the site: ${request.url()}`);
-    }
-  });
-  page.on("requestfailed", (request) => {
-    if (allowedRequest(request.url(), base)) {
-      add(`request failed: ${request.url()} (${request.failure()?.errorText})`);
+      add(`request leaves the site: ${request.url()}`, request.url());
     }
   });
   page.on("response", (response) => {
     if (response.status() >= 400) {
-      add(`HTTP ${response.status()}: ${response.url()}`);
+      add(`HTTP ${response.status()}: ${response.url()}`, response.url());
     }
   });
+  page.on("requestfailed", (request) => {
+    const error = request.failure()?.errorText;
+    // A 404 ends as ERR_ABORTED after its response was reported.
+    if (error === "net::ERR_ABORTED" && reported.has(request.url())) return;
+    add(`request failed: ${request.url()} (${error})`, request.url());
+  });
+  return () => {
+    for (const { url, text } of loadErrors) {
+      if (!reported.has(url)) problems.add(`console error: ${text} (${url})`);
+    }
+    loadErrors.length = 0;
+  };
 }
 
 /** Loads `path` in a new page of `context`; what it shows. */
@@ -325,7 +338,7 @@ async function visit(
   const page = await context.newPage();
   const problems = new Set<string>();
   const mermaid: string[] = [];
-  watch(page, base, problems);
+  const settle = watch(page, base, problems);
   try {
     await page.goto(base + encodeURI(path), {
       waitUntil: "load",
@@ -347,6 +360,7 @@ async function visit(
     }
     // Late errors (a diagram that fails to render) count too.
     await page.waitForTimeout(100);
+    settle();
     return {
       problems: [...problems],
       ids: new Set(facts.ids),
@@ -355,6 +369,7 @@ async function visit(
       mermaid,
     };
   } catch (error) {
+    settle();
     problems.add(`did not load: ${(error as Error).message.split("\n")[0]}`);
     return {
       problems: [...problems],
@@ -431,7 +446,7 @@ async function searchCheck(
   // Only what goes wrong while searching: the pages' own loading is
   // checked per page.
   let searching = false;
-  watch(page, base, problems, () => searching);
+  const settle = watch(page, base, problems, () => searching);
   const expected = new URL(chunk.url, base).href;
   const anchor = decodeURIComponent(new URL(expected).hash.slice(1));
   const typeName = async () => {
@@ -498,6 +513,7 @@ async function searchCheck(
   } finally {
     await page.close();
   }
+  settle();
   return [...problems];
 }
 
