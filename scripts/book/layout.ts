@@ -87,6 +87,7 @@ ${pager}
 </main>
 </div>
 <script src="${base}assets/minisearch.js"></script>
+<script src="${base}assets/search-index.js"></script>
 <script src="${base}assets/search.js"></script>
 ${mermaid}</body>
 </html>
