@@ -35,6 +35,7 @@
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs as parseCommandLine } from "node:util";
 
 // ---------------------------------------------------------------------------
 // Options
@@ -78,73 +79,60 @@ Options:
 Needs noweb's notangle on PATH (Debian package "noweb").
 `;
 
+/** Reads the command line; prints the help, or a usage error (exit 2). */
 function parseArgs(args: string[]): Options {
-  const o: Options = {
-    chapters: 200,
-    lines: 100_000,
-    reps: 7,
-    warmup: 1,
-    perFileReps: 3,
-    seed: 1,
-    dir: "",
-    keep: false,
-  };
-  const int = (flag: string, v: string | undefined, min: number): number => {
+  let values;
+  try {
+    ({ values } = parseCommandLine({
+      args,
+      options: {
+        chapters: { type: "string", default: "200" },
+        lines: { type: "string", default: "100000" },
+        reps: { type: "string", default: "7" },
+        warmup: { type: "string", default: "1" },
+        "per-file-reps": { type: "string", default: "3" },
+        "no-per-file": { type: "boolean", default: false },
+        seed: { type: "string", default: "1" },
+        dir: { type: "string" },
+        keep: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    usage(`${(error as Error).message} (see --help)`);
+  }
+  if (values.help) {
+    console.log(HELP);
+    Deno.exit(0);
+  }
+  const int = (flag: string, v: string, min: number): number => {
     const n = Number(v);
-    if (v === undefined || !Number.isInteger(n) || n < min) {
-      fail(
-        `${flag} needs an integer of at least ${min} (got ${v ?? "nothing"})`,
-      );
+    if (v.trim() === "" || !Number.isInteger(n) || n < min) {
+      usage(`--${flag} needs an integer of at least ${min} (got "${v}")`);
     }
     return n;
   };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const eq = a.indexOf("=");
-    const flag = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
-    const inline = a.startsWith("--") && eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = () => inline ?? args[++i];
-    switch (flag) {
-      case "-h":
-      case "--help":
-        console.log(HELP);
-        Deno.exit(0);
-        break;
-      case "--chapters":
-        o.chapters = int(flag, value(), 2);
-        break;
-      case "--lines":
-        o.lines = int(flag, value(), 1);
-        break;
-      case "--reps":
-        o.reps = int(flag, value(), 1);
-        break;
-      case "--warmup":
-        o.warmup = int(flag, value(), 0);
-        break;
-      case "--per-file-reps":
-        o.perFileReps = int(flag, value(), 0);
-        break;
-      case "--no-per-file":
-        o.perFileReps = 0;
-        break;
-      case "--seed":
-        o.seed = int(flag, value(), 0);
-        break;
-      case "--dir": {
-        const v = value();
-        if (!v) fail("--dir needs a path");
-        o.dir = resolve(v);
-        break;
-      }
-      case "--keep":
-        o.keep = true;
-        break;
-      default:
-        fail(`unknown option ${a} (see --help)`);
-    }
-  }
-  return o;
+  if (values.dir === "") usage("--dir needs a path");
+  return {
+    chapters: int("chapters", values.chapters, 2),
+    lines: int("lines", values.lines, 1),
+    reps: int("reps", values.reps, 1),
+    warmup: int("warmup", values.warmup, 0),
+    perFileReps: values["no-per-file"]
+      ? 0
+      : int("per-file-reps", values["per-file-reps"], 0),
+    seed: int("seed", values.seed, 0),
+    dir: values.dir === undefined ? "" : resolve(values.dir),
+    keep: values.keep,
+  };
+}
+
+/** A mistake on the command line: one line, exit status 2. */
+function usage(message: string): never {
+  console.error(`tangle_vs_notangle: ${message}`);
+  Deno.exit(2);
 }
 
 /** The work directory, once made: kept after a failure, for inspection. */
