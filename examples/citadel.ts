@@ -13,15 +13,11 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import {
-  citadelDialect,
-  Client,
-  findCitadelServer,
-  type SessionChange,
-} from "../mod.ts";
+import { citadelDialect, Client, findCitadelServer } from "../mod.ts";
 import { JsonFileStorage } from "../src/file_storage.ts";
 import { FileLock } from "../src/file_lock.ts";
 import { DEFAULT_HOMESERVER, runCommand, UsageError } from "./cli.ts";
+import { Renewals, whoamiRounds } from "./rounds.ts";
 import { passwordFor } from "./terminal.ts";
 import { logOutAndSay } from "./logging_out.ts";
 
@@ -102,23 +98,10 @@ await runCommand("citadel", async () => {
     console.log(usage);
     return;
   }
-  let tokenSince = Date.now();
-  let renewals = 0;
-  let renewing = false;
-  const onSessionChange = (change: SessionChange) => {
-    if (change.state === "refreshing") {
-      renewing = true;
-    } else if (change.state === "logged_in" && renewing) {
-      renewing = false;
-      renewals++;
-      tokenSince = Date.now();
-      console.log(`Renewed the access token (renewal ${renewals})`);
-    } else if (change.state !== "logged_in") {
-      console.log(`The session is now ${change.state.replaceAll("_", " ")}`);
-    }
-  };
+  const renewals = new Renewals(); // chapter 4's examples/rounds.ts
   const storage = new JsonFileStorage(invocation.session);
   const lock = new FileLock(`${invocation.session}.lock`);
+  const { onSessionChange } = renewals;
   const options = { storage, lock, onSessionChange, dialect: citadelDialect };
   let client = new Client({ baseUrl: DEFAULT_HOMESERVER, ...options });
   const restored = await client.restore();
@@ -159,49 +142,13 @@ await runCommand("citadel", async () => {
     const result = await client.loginWithPassword({ email }, password, {
       initialDeviceDisplayName: "matrixlib citadel example",
     });
-    tokenSince = Date.now();
+    renewals.restart();
     console.log(`Logged in as ${result.userId} (device ${result.deviceId})`);
   }
-  const stop = new AbortController();
-  const onInterrupt = () => stop.abort();
-  Deno.addSignalListener("SIGINT", onInterrupt);
-  try {
-    for (
-      let round = 0;
-      invocation.rounds === undefined || round < invocation.rounds;
-      round++
-    ) {
-      if (round > 0) {
-        await new Promise<void>((wake) => {
-          const timer = setTimeout(wake, 1000);
-          stop.signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            wake();
-          });
-        });
-      }
-      if (stop.signal.aborted) break;
-      try {
-        const me = await client.whoami({ signal: stop.signal });
-        const seconds = Math.floor((Date.now() - tokenSince) / 1000);
-        console.log(
-          `${me.userId} (device ${
-            me.deviceId ?? "?"
-          }): token in use for ${seconds} s`,
-        );
-      } catch (error) {
-        if (stop.signal.aborted) break;
-        const state = client.sessionState;
-        if (state === "logged_out" || state === "soft_logged_out") throw error;
-        console.log(
-          `whoami failed, trying again in 1 s: ${(error as Error).message}`,
-        );
-      }
-    }
-  } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
-  }
-  if (stop.signal.aborted) {
+  const interrupted = await whoamiRounds(client, renewals, {
+    rounds: invocation.rounds,
+  });
+  if (interrupted) {
     console.log("Stopped by Ctrl+C; logging out (Ctrl+C again quits at once)");
     await logOutAndSay(client, invocation.session, lock, false);
   } else {

@@ -12,10 +12,11 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { Client, type SessionChange } from "../mod.ts";
+import { Client } from "../mod.ts";
 import { JsonFileStorage } from "../src/file_storage.ts";
 import { FileLock } from "../src/file_lock.ts";
 import { homeserverOption, runCommand, UsageError } from "./cli.ts";
+import { Renewals, whoamiRounds } from "./rounds.ts";
 import { passwordFor } from "./terminal.ts";
 import { logOutAndSay } from "./logging_out.ts";
 
@@ -92,27 +93,13 @@ await runCommand("refresh", async () => {
     console.log(usage);
     return;
   }
-  let tokenSince = Date.now();
-  let renewals = 0;
-  let renewing = false;
-  const onSessionChange = (change: SessionChange) => {
-    if (change.state === "refreshing") {
-      renewing = true;
-    } else if (change.state === "logged_in" && renewing) {
-      renewing = false;
-      renewals++;
-      tokenSince = Date.now();
-      console.log(`Renewed the access token (renewal ${renewals})`);
-    } else if (change.state !== "logged_in") {
-      console.log(`The session is now ${change.state.replaceAll("_", " ")}`);
-    }
-  };
+  const renewals = new Renewals();
   const lock = new FileLock(`${invocation.session}.lock`);
   const client = new Client({
     ...homeserverOption(invocation.homeserver),
     storage: new JsonFileStorage(invocation.session),
     lock,
-    onSessionChange,
+    onSessionChange: renewals.onSessionChange,
   });
   const restored = await client.restore();
   if (restored !== undefined && client.sessionState === "logged_in") {
@@ -129,52 +116,14 @@ await runCommand("refresh", async () => {
     const result = await client.loginWithPassword(invocation.user, password, {
       initialDeviceDisplayName: "matrixlib refresh example",
     });
-    tokenSince = Date.now();
+    renewals.restart();
     console.log(`Logged in as ${result.userId} (device ${result.deviceId})`);
   }
-  const stop = new AbortController();
-  const onInterrupt = () => stop.abort();
-  Deno.addSignalListener("SIGINT", onInterrupt);
-  try {
-    for (
-      let round = 0;
-      invocation.rounds === undefined || round < invocation.rounds;
-      round++
-    ) {
-      try {
-        const me = await client.whoami({ signal: stop.signal });
-        const seconds = Math.floor((Date.now() - tokenSince) / 1000);
-        console.log(
-          `${me.userId} (device ${
-            me.deviceId ?? "?"
-          }): token in use for ${seconds} s`,
-        );
-      } catch (error) {
-        if (stop.signal.aborted) break;
-        const state = client.sessionState;
-        if (state === "logged_out" || state === "soft_logged_out") throw error;
-        console.log(
-          `whoami failed, trying again in 1 s: ${(error as Error).message}`,
-        );
-      }
-      if (
-        invocation.refreshes !== undefined && renewals >= invocation.refreshes
-      ) {
-        break;
-      }
-      await new Promise<void>((wake) => {
-        const timer = setTimeout(wake, 1000);
-        stop.signal.addEventListener("abort", () => {
-          clearTimeout(timer);
-          wake();
-        });
-      });
-      if (stop.signal.aborted) break;
-    }
-  } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
-  }
-  if (stop.signal.aborted) {
+  const interrupted = await whoamiRounds(client, renewals, {
+    rounds: invocation.rounds,
+    untilRenewals: invocation.refreshes,
+  });
+  if (interrupted) {
     console.log("Stopped by Ctrl+C; logging out (Ctrl+C again quits at once)");
     await logOutAndSay(client, invocation.session, lock, false);
   } else {
