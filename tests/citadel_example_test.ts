@@ -10,6 +10,7 @@ import {
 } from "../devserver/citadel.ts";
 import { fetchOf } from "../devserver/server.ts";
 import { type Run, runDeno, withServer } from "./example_runner.ts";
+import { interruptWhen } from "./interrupt.ts";
 
 const alice = "@alice:localhost:8008";
 
@@ -55,7 +56,7 @@ async function inWorld(body: (world: World) => Promise<void>): Promise<void> {
         file,
         run: (more, extra = {}) =>
           runDeno(args(more), { env: { ...env, ...extra } }),
-        interrupt: (more, when) => interruptWhen(args(more), env, when),
+        interrupt: (more, when) => interruptWhen(args(more), when, env),
       });
     });
   } finally {
@@ -65,33 +66,6 @@ async function inWorld(body: (world: World) => Promise<void>): Promise<void> {
 
 /** Whether a file exists. */
 const exists = (path: string) => access(path).then(() => true, () => false);
-/** Runs `deno run ARGS`, sends SIGINT once a line matches `when`, and waits. */
-async function interruptWhen(
-  args: string[],
-  env: Record<string, string>,
-  when: RegExp,
-): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  let stdout = "";
-  let sent = false;
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stdout) {
-    stdout += decoder.decode(chunk, { stream: true });
-    if (!sent && when.test(stdout)) {
-      sent = true;
-      child.kill("SIGINT");
-    }
-  }
-  const { code } = await child.status;
-  return { code, stdout, stderr: await stderr };
-}
 
 describe("examples/citadel.ts", () => {
   it("looks up, logs in, renews, keeps the session, and a second run restores it", async () => {

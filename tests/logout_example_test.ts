@@ -12,6 +12,7 @@ import {
   type Homeserver,
 } from "../devserver/server.ts";
 import { type Run, runDeno, withServer } from "./example_runner.ts";
+import { interruptWhen } from "./interrupt.ts";
 
 const alice = "@alice:localhost:8008";
 
@@ -70,29 +71,6 @@ async function inWorld(
 
 /** Whether a file exists. */
 const exists = (path: string) => access(path).then(() => true, () => false);
-/** Runs `deno run ARGS`, sends SIGINT once a line matches `when`, and waits. */
-async function interruptWhen(args: string[], when: RegExp): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...args],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  let stdout = "";
-  let sent = false;
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stdout) {
-    stdout += decoder.decode(chunk, { stream: true });
-    if (!sent && when.test(stdout)) {
-      sent = true;
-      child.kill("SIGINT");
-    }
-  }
-  const { code } = await child.status;
-  return { code, stdout, stderr: await stderr };
-}
 
 describe("examples/logout.ts", () => {
   it("logs out the saved session, removes the file, and never prints a token", async () => {
