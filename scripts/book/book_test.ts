@@ -267,6 +267,12 @@ describe("book: the real book", () => {
       assert.ok(result.chapters >= 8 && result.identifiers > 50);
       const problems = await checkLinks(join(out, "site"));
       assert.deepEqual(problems.slice(0, 20), []);
+      // Interfaces' fields are indexed, each linked to its chunk.
+      const ids = await readFile(join(out, "site", "identifiers.html"), "utf8");
+      assert.match(
+        ids,
+        /<code>ClientOptions\.fetch<\/code><\/td><td class="kind">property<\/td><td><code>.<\/code><\/td><td><a href="\d\d_[a-z_]+\.html#chunk-/,
+      );
     } finally {
       await rm(out, { recursive: true, force: true });
     }

@@ -35,6 +35,7 @@ interface DocDeclaration {
   location: DocLocation;
   def?: {
     methods?: { name: string; kind: string; location: DocLocation }[];
+    properties?: { name: string; location: DocLocation }[];
     constructors?: { location: DocLocation }[];
   };
 }
@@ -115,12 +116,17 @@ export function buildIdentifiers(
     for (const symbol of symbols) {
       for (const d of symbol.declarations ?? []) {
         add(symbol.name, d.kind, entry, d.location);
-        if (d.kind !== "class") continue;
+        if (d.kind !== "class" && d.kind !== "interface") continue;
         for (const c of d.def?.constructors ?? []) {
           add(`new ${symbol.name}`, "constructor", entry, c.location);
         }
         for (const m of d.def?.methods ?? []) {
           add(`${symbol.name}.${m.name}`, m.kind, entry, m.location);
+        }
+        // Interfaces' fields (ClientOptions.fetch, say) are looked up as
+        // often as classes' methods.
+        for (const p of d.def?.properties ?? []) {
+          add(`${symbol.name}.${p.name}`, "property", entry, p.location);
         }
       }
     }
