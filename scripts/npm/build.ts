@@ -18,8 +18,8 @@ import {
 } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import process from "node:process";
+import { readFlags } from "./cli.ts";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import {
   type DenoJson,
   ESM_DIR,
@@ -143,23 +143,8 @@ export async function build(root: string = ROOT): Promise<string[]> {
 
 /** The command line; returns the exit status. */
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        quiet: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    console.error(`build:npm: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const values = readFlags("build:npm", args, ["quiet"], HELP);
+  if (typeof values === "number") return values;
   const started = performance.now();
   try {
     const files = await build();

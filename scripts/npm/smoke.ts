@@ -19,7 +19,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { parseArgs } from "node:util";
+import { readFlags } from "./cli.ts";
 import { build, PACKAGE_DIR, ROOT } from "./build.ts";
 import { serveHomeserver } from "../../devserver/serve.ts";
 
@@ -215,24 +215,8 @@ async function smoke(scratch: string): Promise<void> {
 
 /** The command line; returns the exit status. */
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        build: { type: "boolean" },
-        keep: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    console.error(`smoke:npm: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const values = readFlags("smoke:npm", args, ["build", "keep"], HELP);
+  if (typeof values === "number") return values;
   const scratch = await mkdtemp(join(tmpdir(), "matrixlib-smoke-"));
   try {
     if (values.build) await build();

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { access, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import process from "node:process";
-import { parseArgs } from "node:util";
+import { readFlags } from "./cli.ts";
 import {
   build,
   listFiles,
@@ -117,24 +117,8 @@ async function compileTests(tests: string[]): Promise<string[]> {
 
 /** The command line; returns the exit status. */
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        build: { type: "boolean" },
-        list: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    console.error(`test:node: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const values = readFlags("test:node", args, ["build", "list"], HELP);
+  if (typeof values === "number") return values;
   const tests = nodeTests(await allTests());
   if (values.list) {
     console.log(`On Node (${tests.length}):`);
