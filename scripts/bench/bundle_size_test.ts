@@ -18,23 +18,12 @@ import {
   SDK_VERSION,
   UsageError,
 } from "./bundle_size.ts";
+import { runScript } from "./run_script.ts";
 
 const SCRIPT = fileURLToPath(new URL("./bundle_size.ts", import.meta.url));
 
 /** Runs the script in a child `deno`; returns its status and output. */
-async function cli(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
-}
+const cli = (...args: string[]) => runScript(SCRIPT, ...args);
 
 describe("bundle size", () => {
   it("bundles the entry point and the minimal program: gzip < minified < bundled", async () => {

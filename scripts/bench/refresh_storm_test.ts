@@ -14,24 +14,13 @@ import {
   type StormResult,
   UsageError,
 } from "./refresh_storm.ts";
+import { runScript } from "./run_script.ts";
 
 const N = 200;
 const SCRIPT = fileURLToPath(new URL("./refresh_storm.ts", import.meta.url));
 
 /** Runs the script in a child `deno`; returns its status and output. */
-async function cli(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
-}
+const cli = (...args: string[]) => runScript(SCRIPT, ...args);
 
 describe("refresh storm", () => {
   it(`proactive: ${N} concurrent requests make 1 refresh and N + 1 requests, all with the new token`, async () => {
