@@ -162,7 +162,7 @@ function fetchOnce(
     headers,
     body,
     signal,
-    redirect: redirectMode(),
+    redirect: redirectMode(request),
     cache: "no-store",
   });
 }
@@ -183,13 +183,21 @@ function redirectTarget(
   hops: number,
   options: HttpOptions,
 ): URL | undefined {
+  const opaque = response.type === "opaqueredirect";
   const location = response.headers.get("Location");
-  if (!REDIRECTS.has(response.status) || location === null) return undefined;
+  if (!opaque && (!REDIRECTS.has(response.status) || location === null)) {
+    return undefined;
+  }
   const bad = (problem: string) =>
     new InvalidResponseError(
       { method: request.method, url: request.url, status: response.status },
       problem,
     );
+  if (opaque || location === null) {
+    throw bad(
+      "it redirects a request that carries the access token, and the browser does not show where to, so the library does not follow it",
+    );
+  }
   if (request.method !== "GET") {
     throw bad(
       "it redirects a POST request, which the library never follows; use the final address as the base URL",
@@ -211,14 +219,91 @@ function redirectTarget(
     url.protocol === "https:" && next.protocol === "http:" && !options.allowHttp
   ) {
     throw bad(
-      `it redirects from https to plain http (${next.origin}); allow plain http to follow it`,
+      `it redirects from https to plain http (${
+        shortHost(next)
+      }); allow plain http to follow it`,
+    );
+  }
+  if (next.origin !== url.origin && carriesCredentials(request)) {
+    throw bad(
+      `it redirects a request that carries the access token to another origin (${
+        shortHost(next)
+      }); the token is only sent to the origin it was issued for, so the library does not follow it`,
+    );
+  }
+  const from = addressScope(request.url);
+  const to = addressScope(next);
+  if (SCOPES.indexOf(to) > SCOPES.indexOf(from)) {
+    throw bad(
+      `it redirects to a ${to} address (${
+        shortHost(next)
+      }), which the library only contacts when it is given that address itself`,
     );
   }
   return next;
 }
-/** The `redirect` mode for this runtime: by hand, except in a browser. */
-function redirectMode(): RequestRedirect {
-  return "document" in globalThis ? "follow" : "manual";
+/** Whether `request` sends credentials: an `Authorization` header. */
+function carriesCredentials(request: HttpRequest): boolean {
+  return Object.keys(request.headers ?? {}).some((name) =>
+    name.toLowerCase() === "authorization"
+  );
+}
+
+/** The host (and port) of `url`, cut to 100 characters, for messages. */
+function shortHost(url: URL): string {
+  const host = `${url.protocol}//${url.host}`;
+  return host.length > 100 ? `${host.slice(0, 99)}…` : host;
+}
+/** Address scopes, from the widest to the narrowest. */
+const SCOPES = ["public", "private", "loopback", "link-local"] as const;
+
+/** The scope of the address `url` names (a host name counts as public). */
+function addressScope(url: URL): typeof SCOPES[number] {
+  const host = url.hostname.toLowerCase();
+  if (host === "localhost" || host.endsWith(".localhost")) return "loopback";
+  const v4 = host.startsWith("[") ? ipv4InIpv6(host) : ipv4(host);
+  if (v4 !== undefined) {
+    const [a, b] = v4;
+    if (a === 127 || a === 0) return "loopback";
+    if (a === 169 && b === 254) return "link-local";
+    if (
+      a === 10 || (a === 172 && b >= 16 && b < 32) ||
+      (a === 192 && b === 168) || (a === 100 && b >= 64 && b < 128)
+    ) {
+      return "private";
+    }
+    return "public";
+  }
+  if (!host.startsWith("[")) return "public";
+  const first = parseInt(host.slice(1).split(":")[0] || "0", 16);
+  if (host === "[::1]" || host === "[::]") return "loopback";
+  if ((first & 0xffc0) === 0xfe80) return "link-local";
+  if ((first & 0xfe00) === 0xfc00) return "private";
+  return "public";
+}
+
+/** The four numbers of a dotted IPv4 address, or `undefined`. */
+function ipv4(host: string): number[] | undefined {
+  const parts = host.split(".");
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p))) {
+    return undefined;
+  }
+  return parts.map(Number);
+}
+
+/** The IPv4 address inside an IPv4-mapped IPv6 address (`::ffff:…`). */
+function ipv4InIpv6(host: string): number[] | undefined {
+  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(host);
+  if (mapped === null) return undefined;
+  const high = parseInt(mapped[1], 16);
+  const low = parseInt(mapped[2], 16);
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff];
+}
+/** The `redirect` mode for this request: by hand, except in a browser. */
+function redirectMode(request: HttpRequest): RequestRedirect {
+  return "document" in globalThis && !carriesCredentials(request)
+    ? "follow"
+    : "manual";
 }
 
 /**

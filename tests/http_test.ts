@@ -103,6 +103,120 @@ describe("send", () => {
     );
     assert.equal(server.requestsTo("https://elsewhere.example/steal").length, 0);
   });
+  it("never takes the access token to another origin", async () => {
+    const server = new FakeServer()
+      .on(
+        "GET",
+        "https://example.org/a",
+        Response.redirect("https://example.org/b", 302),
+      )
+      .on("GET", "https://example.org/b", json({ ok: true }));
+    for (
+      const to of [
+        "https://other.example/x",
+        "https://example.org:8448/x",
+        "http://example.org/x",
+      ]
+    ) {
+      server.on("GET", `https://example.org/to?${to}`, Response.redirect(to, 302))
+        .on("GET", to, json({ stolen: true }));
+    }
+    for (const name of ["Authorization", "authorization"]) {
+      const headers = { [name]: "Bearer secret-token" };
+      const same = await send(
+        { method: "GET", url: new URL("https://example.org/a"), headers },
+        { fetch: server.fetch, timeoutMs: 5_000, allowHttp: true },
+      );
+      assert.equal(same.url.href, "https://example.org/b");
+      const followed = server.requestsTo("https://example.org/b").at(-1);
+      assert.equal(followed?.headers.get("Authorization"), "Bearer secret-token");
+      for (
+        const to of [
+          "https://other.example/x",
+          "https://example.org:8448/x",
+          "http://example.org/x",
+        ]
+      ) {
+        const url = new URL(`https://example.org/to?${to}`);
+        await assert.rejects(
+          send({ method: "GET", url, headers }, {
+            fetch: server.fetch,
+            timeoutMs: 5_000,
+            allowHttp: true,
+          }),
+          (error) => {
+            assert.ok(error instanceof InvalidResponseError);
+            assert.match(
+              error.message,
+              /carries the access token to another origin/,
+            );
+            assert.doesNotMatch(error.message, /secret-token/);
+            return true;
+          },
+        );
+        assert.equal(server.requestsTo(to).length, 0, to);
+      }
+    }
+  });
+  it("never follows a redirect inwards, to a narrower address scope", async () => {
+    const refused: [string, string, RegExp][] = [
+      [
+        "http://matrix.example.org/",
+        "http://169.254.169.254/latest",
+        /link-local/,
+      ],
+      ["http://matrix.example.org/", "http://2852039166/", /link-local/],
+      [
+        "http://matrix.example.org/",
+        "http://[::ffff:169.254.169.254]/",
+        /link-local/,
+      ],
+      ["http://matrix.example.org/", "http://[fe80::1]/", /link-local/],
+      ["http://127.0.0.1:8008/", "http://169.254.169.254/", /link-local/],
+      ["http://matrix.example.org/", "http://127.0.0.1:8008/", /loopback/],
+      ["http://matrix.example.org/", "http://localhost/", /loopback/],
+      ["http://matrix.example.org/", "http://0.0.0.0/", /loopback/],
+      ["http://matrix.example.org/", "http://[::1]/", /loopback/],
+      ["http://matrix.example.org/", "http://10.0.0.1/", /private/],
+      ["http://matrix.example.org/", "http://192.168.1.1/", /private/],
+      ["http://matrix.example.org/", "http://172.20.0.1/", /private/],
+      ["http://matrix.example.org/", "http://[fd00:ec2::254]/", /private/],
+      ["http://10.0.0.1/", "http://127.0.0.1/", /loopback/],
+    ];
+    for (const [from, to, scope] of refused) {
+      const server = new FakeServer()
+        .on("GET", from, Response.redirect(to, 302))
+        .on("GET", to, json({}));
+      await assert.rejects(
+        get(from, { fetch: server.fetch, allowHttp: true }),
+        (error) => {
+          assert.ok(error instanceof InvalidResponseError, `${from} -> ${to}`);
+          assert.match(error.message, scope);
+          assert.match(
+            error.message,
+            /only contacts when it is given that address itself/,
+          );
+          return true;
+        },
+      );
+      assert.equal(server.requestsTo(to).length, 0, `${from} -> ${to}`);
+    }
+    const allowed: [string, string][] = [
+      ["http://127.0.0.1:8008/", "http://127.0.0.1:8009/b"],
+      ["http://localhost:8008/", "http://[::1]:8008/b"],
+      ["http://10.1.1.1/", "http://192.168.0.1/b"],
+      ["http://127.0.0.1/", "http://matrix.example.org/b"],
+      ["http://169.254.1.1/", "http://169.254.1.2/b"],
+      ["http://matrix.example.org/", "http://172.32.0.1/b"],
+    ];
+    for (const [from, to] of allowed) {
+      const server = new FakeServer()
+        .on("GET", from, Response.redirect(to, 302))
+        .on("GET", to, json({}));
+      const response = await get(from, { fetch: server.fetch, allowHttp: true });
+      assert.equal(response.url.href, to);
+    }
+  });
   it("refuses a body larger than the cap", async () => {
     const big = "x".repeat(MAX_BODY_BYTES + 1);
     const announced = () => Promise.resolve(new Response(big));

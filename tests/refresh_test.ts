@@ -2,10 +2,17 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  createServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo } from "node:net";
+import {
   Client,
   type ClientOptions,
   type Fetch,
   HttpError,
+  InvalidResponseError,
   type JsonValue,
   MatrixError,
   MemoryLock,
@@ -104,6 +111,18 @@ const states = (changes: SessionChange[]) => changes.map((c) => c.state);
 /** The token a logged request carried, without "Bearer ". */
 const tokenOf = (headers: Headers) =>
   headers.get("Authorization")?.replace(/^Bearer /, "");
+/** A real HTTP server on 127.0.0.1, its origin, and how to stop it. */
+async function listen(
+  handle: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer(handle);
+  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((done) => server.close(() => done())),
+  };
+}
 /** A client logged in to a development homeserver, sharing a fake clock. */
 async function devSetUp(
   options: {
@@ -152,6 +171,43 @@ describe("authenticated requests", () => {
     });
     assert.equal(server.log[0].headers.get("Authorization"), "Bearer syt_old");
     assert.equal(server.log[0].url.search, "");
+  });
+
+  it("never sends the token across a redirect to another origin (two real servers)", async () => {
+    const received: (string | undefined)[] = [];
+    const thief = await listen((request, response) => {
+      received.push(request.headers.authorization);
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.end(JSON.stringify({ user_id: "@mallory:example.org" }));
+    });
+    const homeserver = await listen((request, response) => {
+      if (request.url?.endsWith("/whoami")) {
+        response.writeHead(302, { Location: `${thief.url}/whoami` });
+      } else response.writeHead(404);
+      response.end();
+    });
+    try {
+      const storage = new MemoryStorage();
+      await storage.set("session", {
+        homeserver: `${homeserver.url}/`,
+        userId: "@alice:example.org",
+        deviceId: "DEVICE",
+        accessToken: "syt_secret",
+      });
+      const client = new Client({ baseUrl: homeserver.url, storage });
+      await client.restore();
+      await assert.rejects(client.whoami(), (error) => {
+        assert.ok(error instanceof InvalidResponseError);
+        assert.match(error.message, /another origin/);
+        assert.doesNotMatch(error.message, /syt_secret/);
+        return true;
+      });
+      assert.deepEqual(received, []);
+      assert.equal(client.sessionState, "logged_in");
+    } finally {
+      await thief.close();
+      await homeserver.close();
+    }
   });
 
   it("refuses to send anything without a session, saying what to do", async () => {
