@@ -176,7 +176,12 @@ export async function listenForSsoCallback(
   };
   const server = createServer(
     (request: IncomingMessage, response: ServerResponse) => {
-      const url = new URL(request.url ?? "/", redirectUrl);
+      let url: URL;
+      try {
+        url = new URL(request.url ?? "/", redirectUrl);
+      } catch {
+        return answer(response, 400, NOT_FOUND);
+      }
       if (request.method !== "GET" || url.pathname !== "/callback") {
         return answer(response, 404, NOT_FOUND);
       }

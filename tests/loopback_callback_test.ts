@@ -31,6 +31,32 @@ function accepts(host: string, port: number): Promise<boolean> {
 const at = (redirectUrl: URL, query: string) =>
   new URL(`${redirectUrl.href}?${query}`);
 
+/** Sends `GET target` over a raw connection; returns the answer's status. */
+function rawStatus(server: URL, target: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host: server.hostname,
+      port: Number(server.port),
+    });
+    let head = "";
+    socket.setEncoding("utf8");
+    socket.once("connect", () =>
+      socket.write(
+        `GET ${target} HTTP/1.1\r\nHost: ${server.host}\r\nConnection: close\r\n\r\n`,
+      ));
+    socket.on("data", (chunk) => {
+      head += chunk;
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head);
+      if (status !== null) {
+        socket.destroy();
+        resolve(Number(status[1]));
+      }
+    });
+    socket.once("error", reject);
+    socket.once("close", () => reject(new Error(`no answer to ${target}`)));
+  });
+}
+
 describe("the loopback callback listener", () => {
   it("binds 127.0.0.1 only, on a free port, and names 127.0.0.1 (not localhost) in redirectUrl", async () => {
     const listener = await listenForSsoCallback(newSsoState());
@@ -72,6 +98,23 @@ describe("the loopback callback listener", () => {
       await accepts("127.0.0.1", Number(listener.redirectUrl.port)),
       false,
     );
+  });
+  it("answers 400 to a request target that is not a URL, and keeps listening", async () => {
+    const state = newSsoState();
+    const listener = await listenForSsoCallback(state);
+    try {
+      for (const target of ["//", "http://[", "//[::1", "http://a b/"]) {
+        const status = await rawStatus(listener.redirectUrl, target);
+        assert.equal(status, 400, target);
+      }
+      const right = await get(
+        at(listener.redirectUrl, `state=${state}&loginToken=syl_good`),
+      );
+      assert.equal(right.status, 200);
+      assert.equal(await listener.loginToken, "syl_good");
+    } finally {
+      await listener.close();
+    }
   });
   it("ends with no_token for the right state without a token", async () => {
     const state = newSsoState();
