@@ -296,11 +296,13 @@ export class MatrixError extends Error {
   ) {
     const { body } = details;
     const text = typeof body.error === "string" ? body.error : undefined;
+    const wellFormed = typeof body.errcode === "string" &&
+      ERRCODE.test(body.errcode);
     const fields = {
       method: request.method,
       url: request.url,
       status: request.status,
-      errcode: String(body.errcode),
+      errcode: wellFormed ? String(body.errcode) : "M_UNKNOWN",
       error: text,
       softLogout: body.soft_logout === true,
       retryAfterMs: details.retryAfterMs,
@@ -308,7 +310,9 @@ export class MatrixError extends Error {
     };
     let message = `${
       describeRequest(request.method, request.url)
-    }: ${request.status} ${fields.errcode}`;
+    }: ${request.status} ${
+      wellFormed ? fields.errcode : "M_UNKNOWN (the server's errcode was malformed)"
+    }`;
     if (text !== undefined) message += `: ${shorten(text)}`;
     if (details.retryAfterMs !== undefined) {
       message += ` (try again in ${formatDuration(details.retryAfterMs)})`;
@@ -325,10 +329,13 @@ export class MatrixError extends Error {
     this.body = fields.body;
   }
 }
-/** Cuts `text` to one line of at most 200 characters. */
-function shorten(text: string): string {
+/** The shape of an `errcode`: `M_FORBIDDEN`, `COM.EXAMPLE.MY_ERROR`. */
+const ERRCODE = /^[A-Za-z][A-Za-z0-9_]{0,127}(?:\.[A-Za-z0-9_]{1,64}){0,8}$/;
+
+/** Cuts `text` to one line of at most `max` characters. */
+function shorten(text: string, max = 200): string {
   const line = text.replace(/\s+/g, " ").trim();
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /**
@@ -638,16 +645,22 @@ export class InteractiveAuthError extends Error {
     request: RequestDescription,
     details: { flows: string[][]; errcode?: string; problem: string },
   ) {
-    const offered = details.flows.map((stages) => stages.join(" + "))
-      .join("; ");
+    const offered = details.flows.map((stages) =>
+      stages.map((stage) => shorten(stage, 60)).join(" + ")
+    ).join("; ");
+    const errcode = details.errcode === undefined
+      ? undefined
+      : ERRCODE.test(details.errcode)
+      ? details.errcode
+      : "M_UNKNOWN";
     super(
       `${describeRequest(request.method, request.url)}: ${details.problem}${
-        details.errcode === undefined ? "" : ` (${details.errcode})`
-      }. The server offers: ${offered || "no flow"}`,
+        errcode === undefined ? "" : ` (${errcode})`
+      }. The server offers: ${shorten(offered, 300) || "no flow"}`,
     );
     this.method = request.method;
     this.url = withoutQuery(request.url);
     this.flows = details.flows;
-    this.errcode = details.errcode;
+    this.errcode = errcode;
   }
 }

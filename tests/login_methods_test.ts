@@ -173,6 +173,49 @@ describe("Matrix errors", () => {
       });
     }
   });
+  it("trusts only an errcode shaped like one", async () => {
+    const forged = "M_FORBIDDEN\n2026-12-04 INFO login ok for @admin" +
+      "x".repeat(100_000);
+    for (
+      const errcode of [
+        forged,
+        "M FORBIDDEN",
+        "",
+        "M_" + "X".repeat(200),
+        "M_\u202eX",
+      ]
+    ) {
+      const server = new FakeServer().on(
+        "GET",
+        loginUrl,
+        json({ errcode, error: "Nope" }, { status: 403 }),
+      );
+      await assert.rejects(clientFor(server).loginMethods(), (error) => {
+        assert.ok(error instanceof MatrixError);
+        assert.equal(error.errcode, "M_UNKNOWN");
+        assert.equal(error.body.errcode, errcode);
+        assert.equal(
+          error.message,
+          `GET ${loginUrl}: 403 M_UNKNOWN (the server's errcode was malformed): Nope`,
+        );
+        return true;
+      });
+    }
+    for (
+      const errcode of [
+        "M_FORBIDDEN",
+        "COM.EXAMPLE.MYAPP_MY_ERROR",
+        "ORG.MATRIX.MSC3861_X",
+      ]
+    ) {
+      const server = new FakeServer().on(
+        "GET",
+        loginUrl,
+        json({ errcode }, { status: 403 }),
+      );
+      await assert.rejects(clientFor(server).loginMethods(), { errcode });
+    }
+  });
   it("makes an HttpError of an error status without errcode", async () => {
     const answers = [
       new Response("<h1>502 Bad Gateway</h1>", {

@@ -353,6 +353,47 @@ describe("get_token: a login token from a session", () => {
       },
     );
   });
+  it("keeps the server's stage names and errcode out of the message unless they are short, one-line and well-formed", async () => {
+    const base = "https://matrix.example.org";
+    const forged = "m.login.x\nINFO logged in as @admin" + "y".repeat(1_000);
+    const server = new FakeServer()
+      .on(
+        "POST",
+        `${base}/_matrix/client/v3/login`,
+        json({
+          user_id: "@alice:example.org",
+          device_id: "D",
+          access_token: "syt_x",
+        }),
+      )
+      .on(
+        "POST",
+        `${base}/_matrix/client/v1/login/get_token`,
+        json({
+          flows: [
+            { stages: ["m.login.password"] },
+            ...Array.from({ length: 500 }, () => ({ stages: [forged] })),
+          ],
+          session: "s",
+          errcode: "M_FORBIDDEN\nforged",
+        }, { status: 401 }),
+      );
+    const client = new Client({ baseUrl: base, fetch: server.fetch });
+    await client.loginWithPassword("alice", "secret");
+    await assert.rejects(
+      client.getLoginToken({ password: "secret" }),
+      (error) => {
+        assert.ok(error instanceof InteractiveAuthError);
+        assert.doesNotMatch(error.message, /\n/);
+        assert.ok(
+          error.message.length < 600,
+          `${error.message.length} characters`,
+        );
+        assert.equal(error.errcode, "M_UNKNOWN");
+        return true;
+      },
+    );
+  });
 });
 
 describe("what single sign-on sends", () => {
