@@ -20,18 +20,19 @@ export class Renewals {
   count = 0;
   /** When the current access token arrived, in `Date.now()` milliseconds. */
   since: number = Date.now();
-  #renewing = false;
 
   /** The client's `onSessionChange`: prints renewals and other states. */
   readonly onSessionChange = (change: SessionChange): void => {
-    if (change.state === "refreshing") {
-      this.#renewing = true;
-    } else if (change.state === "logged_in" && this.#renewing) {
-      this.#renewing = false;
+    if (change.refresh === "renewed") {
       this.count++;
       this.since = Date.now();
       console.log(`Renewed the access token (renewal ${this.count})`);
-    } else if (change.state !== "logged_in") {
+    } else if (change.refresh === "failed") {
+      console.log(
+        "Could not renew the access token; the session keeps its old tokens, and the next request tries again",
+      );
+    }
+    if (change.state !== "logged_in" && change.state !== "refreshing") {
       console.log(`The session is now ${change.state.replaceAll("_", " ")}`);
     }
   };

@@ -216,6 +216,16 @@ export interface SessionChange {
   userId?: string;
   /** The session's device, when there is one. */
   deviceId?: string;
+  /**
+   * On the change that ends a refresh (chapter 4), when the session goes on:
+   * `"renewed"` when it now holds a newer access token (this client renewed
+   * it, or another program sharing the storage did), `"failed"` when the
+   * refresh failed (the server could not be reached, answered with an error,
+   * or the answer was lost) and the session keeps its old tokens, which a
+   * later request renews. Absent on every other change; a refresh that ends
+   * the session says so with its state.
+   */
+  refresh?: "renewed" | "failed";
 }
 /**
  * Options of a login.
@@ -1209,11 +1219,13 @@ export class Client {
     const ids = { userId: used.userId, deviceId: used.deviceId };
     this.#notify({ state: "refreshing", ...ids });
     let ended = false; // #endSession reports an end itself
+    let renewed = false;
     try {
       await this.#lock.withLock(async () => {
         const stored = readStoredSession(await this.#storage.get(SESSION_KEY));
         if (stored === undefined || stored.accessToken !== used.accessToken) {
           this.#session = stored;
+          renewed = stored !== undefined && stored.softLoggedOut !== true;
           return;
         }
         try {
@@ -1236,6 +1248,7 @@ export class Client {
           await this.#storage.set(SESSION_KEY, { ...next });
           this.#session = next;
           this.#userLocked = false;
+          renewed = true;
           if (next.expiresAt !== undefined) {
             this.#renewal = this.#plan(next.expiresAt, parsed.expiresInMs!);
           }
@@ -1251,8 +1264,22 @@ export class Client {
         }
       });
     } finally {
-      if (!ended) this.#report(ids);
+      if (!ended) this.#reportRefresh(ids, renewed);
     }
+  }
+
+  /** Reports the end of a refresh that did not end the session itself. */
+  #reportRefresh(
+    ids: { userId: string; deviceId: string },
+    renewed: boolean,
+  ): void {
+    const state = this.#settledState();
+    const { userId, deviceId } = this.#session ?? ids;
+    const change: SessionChange = { state, userId, deviceId };
+    if (state === "logged_in" || state === "locked") {
+      change.refresh = renewed ? "renewed" : "failed";
+    }
+    this.#notify(change);
   }
   /** Sends `POST /refresh`, falling back to v1 on servers without v3. */
   async #sendRefresh(refreshToken: string): Promise<Answer> {

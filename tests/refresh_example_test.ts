@@ -43,6 +43,55 @@ describe("examples/refresh.ts", () => {
     }
   });
 
+  it("says when a renewal failed, and counts only the renewals that worked", async () => {
+    const hs = createHomeserver({
+      users: [{ localpart: "alice", password: "secret" }],
+      accessTokenLifetimeMs: 2_000,
+    });
+    let failures = 2;
+    const handler = fetchOf(hs);
+    const flaky: typeof handler = (input, init) =>
+      String(input).endsWith("/refresh") && failures-- > 0
+        ? Promise.resolve(
+          new Response("<h1>502 Bad Gateway</h1>", {
+            status: 502,
+            headers: { "Content-Type": "text/html" },
+          }),
+        )
+        : handler(input, init);
+    const dir = await mkdtemp(join(tmpdir(), "refresh-example-"));
+    try {
+      await withServer(flaky, async (url) => {
+        const run = await runDeno([
+          `--allow-net=${new URL(url).host}`,
+          "--allow-env=MATRIX_PASSWORD",
+          `--allow-read=${dir}`,
+          `--allow-write=${dir}`,
+          "examples/refresh.ts",
+          "alice",
+          "--homeserver",
+          url,
+          "--session",
+          join(dir, "session.json"),
+          "--until-refreshes",
+          "1",
+        ], { env: { MATRIX_PASSWORD: "secret" } });
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, /Could not renew the access token/);
+        assert.equal(run.stdout.match(/Renewed the access token/g)?.length, 1);
+        assert.match(run.stdout, /Renewed the access token \(renewal 1\)/);
+        assert.ok(
+          run.stdout.indexOf("Could not renew") <
+            run.stdout.indexOf("Renewed the access token"),
+          run.stdout,
+        );
+        assert.doesNotMatch(run.stdout + run.stderr, /sy[tr]_/);
+      });
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
   it("says what to do without a session or a user", async () => {
     const dir = await mkdtemp(join(tmpdir(), "refresh-example-"));
     try {

@@ -510,9 +510,11 @@ describe("regressions: refresh failures seen in real SDKs", () => {
       assert.equal(client.sessionState, "logged_in", name);
       assert.deepEqual(storage.get("session"), before, name);
       assert.deepEqual(states(changes), ["refreshing", "logged_in"], name);
+      assert.equal(changes[1].refresh, "failed", name);
       server.on("POST", refreshUrl, rotate(valid));
       await client.whoami();
       assert.equal(valid.refreshes, 1, name);
+      assert.equal(changes[3].refresh, "renewed", name);
     }
   });
   it("a 401 without a Matrix errcode is not a logout (matrix-spec #864)", async () => {
