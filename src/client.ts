@@ -29,6 +29,7 @@ import { MemoryLock, type SessionLock } from "./lock.ts";
 import { parseRefreshAnswer } from "./session.ts";
 import { LogoutError } from "./errors.ts";
 import { StorageError } from "./storage.ts";
+import { NetworkError, TimeoutError } from "./errors.ts";
 import { jsonObject } from "./http.ts";
 import { InteractiveAuthError } from "./errors.ts";
 import { type Dialect, standardDialect } from "./dialect.ts";
@@ -355,6 +356,14 @@ export interface LogoutResult {
    * `all` was asked for and the server confirmed it.
    */
   all: boolean;
+}
+/** Whether `error` came with a `2xx` status: the server did what was asked. */
+function answeredWithSuccess(error: unknown): boolean {
+  const status = error instanceof InvalidResponseError ||
+      error instanceof NetworkError || error instanceof TimeoutError
+    ? error.status
+    : undefined;
+  return status !== undefined && status >= 200 && status < 300;
 }
 /**
  * What `getLoginToken()` is asked.
@@ -1349,9 +1358,10 @@ export class Client {
    * @returns Who was logged out, and whether the server confirmed it.
    * @throws {NotLoggedInError} If the client holds no session. Nothing is
    * sent.
-   * @throws {LogoutError} If the logout did not happen (network, timeout,
-   * server or proxy error): the session is still logged in, stored and
-   * usable; try again later.
+   * @throws {LogoutError} If the server did not confirm the logout: it
+   * refused (a server or proxy error: still logged in), or its answer was
+   * lost (a network error or timeout: `mayHaveLoggedOut`). The session stays
+   * stored and usable; trying again is safe.
    * @throws {StorageError} If the session ended but could not be wiped from
    * the storage. The client is logged out all the same.
    * @throws The reason of `options.signal`, if the caller aborted.
@@ -1412,12 +1422,14 @@ export class Client {
     try {
       await this.#authedCall({ path, json: {} });
     } catch (error) {
-      const state = this.#settledState();
-      if (state !== "logged_out" && state !== "soft_logged_out") {
-        throw failed(error);
+      if (!answeredWithSuccess(error)) {
+        const state = this.#settledState();
+        if (state !== "logged_out" && state !== "soft_logged_out") {
+          throw failed(error);
+        }
+        await this.#forget(ids, "The session had ended on the server already");
+        return alreadyEnded;
       }
-      await this.#forget(ids, "The session had ended on the server already");
-      return alreadyEnded;
     }
     await this.#forget(ids, "The server ended the session");
     return { ...ids, confirmed: true, all };

@@ -54,8 +54,9 @@ export interface RequestDescription {
 }
 
 /**
- * The server could not be reached: no HTTP response came back. The original
- * error is in `cause`.
+ * The server could not be reached: no HTTP response came back, or the
+ * connection broke while the response's body came in (`status` says so). The
+ * original error is in `cause`.
  *
  * @example
  * ```ts
@@ -75,14 +76,23 @@ export class NetworkError extends Error {
   readonly method: string;
   /** The request's URL, without its query. */
   readonly url: string;
+  /**
+   * The HTTP status of an answer whose body was cut off; `undefined` when
+   * no answer came back at all.
+   */
+  readonly status: number | undefined;
 
   /**
    * Makes the error for a request that got no HTTP response.
    *
-   * @param request The request that failed.
+   * @param request The request that failed, and the status of an answer
+   * whose body was cut off.
    * @param options `cause`: what `fetch` threw.
    */
-  constructor(request: RequestDescription, options: { cause: unknown }) {
+  constructor(
+    request: RequestDescription & { status?: number },
+    options: { cause: unknown },
+  ) {
     let innermost = options.cause;
     while (innermost instanceof Error && innermost.cause !== undefined) {
       innermost = innermost.cause;
@@ -91,14 +101,15 @@ export class NetworkError extends Error {
       ? innermost.message
       : String(innermost);
     const cause = text.split(": ").at(-1) ?? text;
-    super(
-      `${
-        describeRequest(request.method, request.url)
-      }: could not reach the server (${cause}); check the address and the network connection`,
-      { cause: options.cause },
-    );
+    const what = request.status === undefined
+      ? `could not reach the server (${cause}); check the address and the network connection`
+      : `the answer (HTTP ${request.status}) was cut off (${cause}); check the network connection`;
+    super(`${describeRequest(request.method, request.url)}: ${what}`, {
+      cause: options.cause,
+    });
     this.method = request.method;
     this.url = withoutQuery(request.url);
+    this.status = request.status;
   }
 }
 /**
@@ -126,21 +137,33 @@ export class TimeoutError extends Error {
   readonly url: string;
   /** The timeout that ran out, in milliseconds. */
   readonly timeoutMs: number;
+  /**
+   * The HTTP status of an answer whose body did not finish in time;
+   * `undefined` when no answer came at all.
+   */
+  readonly status: number | undefined;
 
   /**
    * Makes the error for a request that ran out of time.
    *
-   * @param request The request, and the timeout it exceeded.
+   * @param request The request, the timeout it exceeded, and the status of
+   * an answer whose body did not finish in time.
    */
-  constructor(request: RequestDescription & { timeoutMs: number }) {
+  constructor(
+    request: RequestDescription & { timeoutMs: number; status?: number },
+  ) {
+    const what = request.status === undefined
+      ? "no answer"
+      : `the answer (HTTP ${request.status}) did not finish`;
     super(
       `${
         describeRequest(request.method, request.url)
-      }: no answer within ${request.timeoutMs} ms; the server may be down or overloaded: try again later, or raise the timeoutMs option`,
+      }: ${what} within ${request.timeoutMs} ms; the server may be down or overloaded: try again later, or raise the timeoutMs option`,
     );
     this.method = request.method;
     this.url = withoutQuery(request.url);
     this.timeoutMs = request.timeoutMs;
+    this.status = request.status;
   }
 }
 /**
@@ -498,11 +521,13 @@ export class NotLoggedInError extends Error {
   }
 }
 /**
- * A logout that did not happen: the server did not confirm it, and the
- * session is still logged in, stored and usable. `cause` holds the error of
- * the request that failed (a `NetworkError`, `TimeoutError`, `HttpError`,
- * `MatrixError` or `InvalidResponseError`) or of the storage. Trying again
- * later is safe.
+ * A logout that the server did not confirm: the client still holds the
+ * session, stored and usable. When the server answered and refused, it is
+ * still logged in; when its answer was lost (`mayHaveLoggedOut`), it may have
+ * ended the session. `cause` holds the error of the request that failed (a
+ * `NetworkError`, `TimeoutError`, `HttpError`, `MatrixError` or
+ * `InvalidResponseError`) or of the storage. Trying again is safe, and tells
+ * which it was.
  *
  * @example
  * ```ts
@@ -530,6 +555,13 @@ export class LogoutError extends Error {
   readonly method: string;
   /** The logout endpoint's URL. */
   readonly url: string;
+  /**
+   * `true` when no answer came back (a network error or a timeout): the
+   * request may have reached the server, which may have ended the session.
+   * `false` when the server answered and refused: the session is still
+   * logged in on the server.
+   */
+  readonly mayHaveLoggedOut: boolean;
 
   /**
    * Creates the error.
@@ -548,12 +580,20 @@ export class LogoutError extends Error {
     const failure = /^[A-Z]+ https?:\/\//.test(text)
       ? text
       : `${describeRequest("POST", logout.url)}: ${text}`;
+    const lost = (options.cause instanceof NetworkError ||
+      options.cause instanceof TimeoutError) &&
+      options.cause.status === undefined;
     super(
       `Could not log out ${logout.userId} (device ${logout.deviceId})${
         logout.all ? " and the user's other sessions" : ""
-      }: ${failure}. The session is still logged in and stored: try again later`,
+      }: ${failure}. ${
+        lost
+          ? "The answer was lost, so the server may have logged the session out; it is kept stored: log out again to find out"
+          : "The session is still logged in and stored: try again later"
+      }`,
       { cause: options.cause },
     );
+    this.mayHaveLoggedOut = lost;
     this.userId = logout.userId;
     this.deviceId = logout.deviceId;
     this.all = logout.all;

@@ -95,6 +95,7 @@ export async function send(
   );
   const onAbort = () => controller.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onAbort);
+  let status: number | undefined; // once the final answer's head is in
   try {
     let url = request.url;
     for (let hops = 0;; hops++) {
@@ -106,6 +107,7 @@ export async function send(
       );
       const next = redirectTarget(request, url, response, hops, options);
       if (next === undefined) {
+        status = response.status;
         const text = await readBody(request, url, response, controller.signal);
         return {
           status: response.status,
@@ -118,7 +120,7 @@ export async function send(
       url = next;
     }
   } catch (error) {
-    throw transportError(error, request, options);
+    throw transportError(error, request, options, status);
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
@@ -129,19 +131,20 @@ function transportError(
   error: unknown,
   request: HttpRequest,
   options: HttpOptions,
+  status: number | undefined,
 ): unknown {
   if (options.signal?.aborted) return options.signal.reason;
   if (error instanceof InvalidResponseError) return error;
+  const { method, url } = request;
   if (error instanceof DOMException && error.name === "TimeoutError") {
     return new TimeoutError({
-      method: request.method,
-      url: request.url,
+      method,
+      url,
+      status,
       timeoutMs: options.timeoutMs,
     });
   }
-  return new NetworkError({ method: request.method, url: request.url }, {
-    cause: error,
-  });
+  return new NetworkError({ method, url, status }, { cause: error });
 }
 
 /** Makes one HTTP exchange, without following redirects. */

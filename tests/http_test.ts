@@ -306,6 +306,55 @@ describe("send", () => {
           /GET https:\/\/example\.org\/x: could not reach the server \(Connection refused\)/,
         );
         assert.doesNotMatch(error.message, /q=1/);
+        assert.equal(error.status, undefined);
+        return true;
+      },
+    );
+  });
+  it("keeps the status of an answer whose body was cut off or too slow", async () => {
+    const reset = () =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode("{"));
+              controller.error(new TypeError("connection reset"));
+            },
+          }),
+          { status: 200 },
+        ),
+      );
+    await assert.rejects(
+      get("https://example.org/x", { fetch: reset }),
+      (error) => {
+        assert.ok(error instanceof NetworkError);
+        assert.equal(error.status, 200);
+        assert.match(error.message, /the answer \(HTTP 200\) was cut off/);
+        return true;
+      },
+    );
+    const stalled = (_: unknown, init?: RequestInit) =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode("{"));
+              init?.signal?.addEventListener("abort", () =>
+                controller.error(init.signal!.reason));
+            },
+          }),
+          { status: 502 },
+        ),
+      );
+    await assert.rejects(
+      get("https://example.org/x", { fetch: stalled, timeoutMs: 20 }),
+      (error) => {
+        assert.ok(error instanceof TimeoutError);
+        assert.equal(error.status, 502);
+        assert.match(
+          error.message,
+          /the answer \(HTTP 502\) did not finish within 20 ms/,
+        );
         return true;
       },
     );
