@@ -49,6 +49,8 @@ export {
   StorageError,
 } from "./src/storage.ts";
 export type { SessionChange, SessionState } from "./src/client.ts";
+export { HomeserverMismatchError } from "./src/errors.ts";
+export type { RestoreOptions } from "./src/client.ts";
 export { identifierJson, type LoginIdentifier } from "./src/identifiers.ts";
 export type { LoginOptions, LoginResult } from "./src/client.ts";
 export { AlreadyLoggedInError } from "./src/errors.ts";

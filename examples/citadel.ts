@@ -104,7 +104,7 @@ await runCommand("citadel", async () => {
   const { onSessionChange } = renewals;
   const options = { storage, lock, onSessionChange, dialect: citadelDialect };
   let client = new Client({ baseUrl: DEFAULT_HOMESERVER, ...options });
-  const restored = await client.restore();
+  const restored = await client.restore({ followHomeserver: true });
   if (restored !== undefined && client.sessionState === "logged_in") {
     console.log(
       `Restored the session of ${restored.userId} (device ${restored.deviceId})`,

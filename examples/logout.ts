@@ -67,7 +67,7 @@ await runCommand("logout", async () => {
     storage: new JsonFileStorage(invocation.session),
     lock,
   });
-  if ((await client.restore()) === undefined) {
+  if ((await client.restore({ followHomeserver: true })) === undefined) {
     throw new UsageError(
       `no session saved in ${invocation.session}, so nothing to log out; examples/login.ts logs in`,
     );

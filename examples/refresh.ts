@@ -101,7 +101,9 @@ await runCommand("refresh", async () => {
     lock,
     onSessionChange: renewals.onSessionChange,
   });
-  const restored = await client.restore();
+  const restored = await client.restore({
+    followHomeserver: invocation.homeserver === undefined,
+  });
   if (restored !== undefined && client.sessionState === "logged_in") {
     console.log(
       `Restored the session of ${restored.userId} (device ${restored.deviceId})`,

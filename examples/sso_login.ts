@@ -197,7 +197,9 @@ await runCommand("sso_login", async () => {
     storage: new JsonFileStorage(invocation.session),
     lock: new FileLock(`${invocation.session}.lock`),
   });
-  const saved = await client.restore();
+  const saved = await client.restore({
+    followHomeserver: invocation.homeserver === undefined,
+  });
   if (saved !== undefined && client.sessionState !== "soft_logged_out") {
     throw new AlreadyLoggedInError(saved);
   }

@@ -19,6 +19,8 @@ import {
   SESSION_KEY,
   type StoredSession,
 } from "./session.ts";
+import { HomeserverMismatchError } from "./errors.ts";
+import { serverNameOf } from "./discovery.ts";
 import { identifierJson, type LoginIdentifier } from "./identifiers.ts";
 import { AlreadyLoggedInError } from "./errors.ts";
 import { parseLoginAnswer } from "./session.ts";
@@ -227,6 +229,24 @@ export interface SessionChange {
    * the session says so with its state.
    */
   refresh?: "renewed" | "failed";
+}
+/**
+ * What `restore()` is asked.
+ *
+ * @example A program whose session file says where its homeserver is
+ * ```ts
+ * import type { RestoreOptions } from "@matrixlib/matrixlib";
+ *
+ * const options: RestoreOptions = { followHomeserver: true };
+ * ```
+ */
+export interface RestoreOptions {
+  /**
+   * Take the stored session even when it belongs to another homeserver than
+   * the client was created for. Default: `false`. A plain-HTTP homeserver
+   * still needs `allowHttp`.
+   */
+  followHomeserver?: boolean;
 }
 /**
  * Options of a login.
@@ -476,6 +496,12 @@ export interface ClientOptions {
    */
   onSessionChange?: (change: SessionChange) => void;
   /**
+   * Whether a login answer's `well_known` advice may move the session to the
+   * base URL it names (after checking it, as discovery does). Default: `true`,
+   * as the specification says clients should.
+   */
+  followWellKnown?: boolean;
+  /**
    * The lock held while the session is refreshed, and while a login stores
    * a new one. Clients that share a storage must share it too: the same
    * {@linkcode MemoryLock} in one program, a `FileLock` on the same file
@@ -520,7 +546,10 @@ export class Client {
   #storage: Storage;
   #onSessionChange: ((change: SessionChange) => void) | undefined;
   #session: StoredSession | undefined;
+  /** The base URL the client was created with, if it was given one. */
+  #configuredBaseUrl: URL | undefined;
   #loggingIn = false;
+  #wellKnownAllowed: boolean;
   /** Whether the server said `M_USER_LOCKED` to the last request. */
   #userLocked = false;
   /** The refresh under way, shared by every request that needs it. */
@@ -576,6 +605,8 @@ export class Client {
     };
     this.#storage = options.storage ?? new MemoryStorage();
     this.#onSessionChange = options.onSessionChange;
+    this.#configuredBaseUrl = this.#baseUrl;
+    this.#wellKnownAllowed = options.followWellKnown ?? true;
     this.#lock = options.lock ?? new MemoryLock();
     this.#refreshMarginMs = options.refreshMarginMs ?? 60_000;
     if (!(this.#refreshMarginMs >= 0)) {
@@ -826,10 +857,15 @@ export class Client {
    * Loads the stored session, if there is one, so that the client is logged in
    * again after a restart.
    *
+   * @param options `followHomeserver` to take a session of another
+   * homeserver than the client was created for.
    * @returns The user and device IDs of the stored session, or `undefined` if
    * none is stored.
    * @throws {StorageError} If the storage fails or holds a damaged session
    * (which is left untouched).
+   * @throws {HomeserverMismatchError} If the stored session belongs to another
+   * homeserver, or to a plain-HTTP one the client does not allow (the storage
+   * is left untouched).
    *
    * @example
    * ```ts
@@ -840,9 +876,12 @@ export class Client {
    * console.log(session === undefined ? "please log in" : session.userId);
    * ```
    */
-  async restore(): Promise<{ userId: string; deviceId: string } | undefined> {
+  async restore(
+    options: RestoreOptions = {},
+  ): Promise<{ userId: string; deviceId: string } | undefined> {
     const session = readStoredSession(await this.#storage.get(SESSION_KEY));
     if (session === undefined) return undefined;
+    this.#checkHomeserver(session, options.followHomeserver === true);
     this.#baseUrl = parseBaseUrl(session.homeserver);
     this.#session = session;
     const { userId, deviceId } = session;
@@ -851,6 +890,32 @@ export class Client {
       : "logged_in";
     this.#notify({ state, userId, deviceId });
     return { userId, deviceId };
+  }
+  /** Throws unless `session` may be restored by this client (see above). */
+  #checkHomeserver(session: StoredSession, follow: boolean): void {
+    const { homeserver, loginBaseUrl, userId } = session;
+    const start = this.#serverName === undefined
+      ? undefined
+      : discoveryStart(this.#serverName, this.#allowHttp);
+    const configured = this.#configuredBaseUrl?.href ?? start!.serverName;
+    const mismatch = (problem: "other_homeserver" | "plain_http") =>
+      new HomeserverMismatchError({
+        userId,
+        stored: homeserver,
+        configured,
+        problem,
+      });
+    const httpAllowed = this.#allowHttp || start?.allowHttp === true;
+    if (new URL(homeserver).protocol === "http:" && !httpAllowed) {
+      throw mismatch("plain_http");
+    }
+    if (follow) return;
+    const urls = [homeserver, loginBaseUrl];
+    const belongs = start === undefined
+      ? urls.includes(configured)
+      : serverNameOf(userId) === start.serverName ||
+        urls.includes(start.site.href);
+    if (!belongs) throw mismatch("other_homeserver");
   }
   /**
    * Logs in with a password (`m.login.password`) and stores the session.
@@ -965,8 +1030,11 @@ export class Client {
       ? undefined
       : answer.startedAt + parsed.expiresInMs;
     let homeserver = this.#knownBaseUrl();
+    const loginBaseUrl = homeserver;
     let wellKnownIgnored: string | undefined;
-    if (parsed.wellKnown !== undefined) {
+    if (parsed.wellKnown !== undefined && !this.#wellKnownAllowed) {
+      wellKnownIgnored = "the client was created with followWellKnown: false";
+    } else if (parsed.wellKnown !== undefined) {
       const advice = await this.#followWellKnown(parsed.wellKnown, options.signal);
       if ("problem" in advice) wellKnownIgnored = advice.problem;
       else homeserver = advice.baseUrl;
@@ -981,6 +1049,9 @@ export class Client {
       session.refreshToken = parsed.refreshToken;
     }
     if (expiresAt !== undefined) session.expiresAt = expiresAt;
+    if (homeserver.href !== loginBaseUrl.href) {
+      session.loginBaseUrl = loginBaseUrl.href;
+    }
     try {
       await this.#storage.set(DEVICE_KEY, session.deviceId);
       await this.#storage.set(SESSION_KEY, { ...session });
@@ -1138,7 +1209,8 @@ export class Client {
     const stored = readStoredSession(await this.#storage.get(SESSION_KEY));
     if (
       stored !== undefined && stored.softLoggedOut !== true &&
-      stored.accessToken !== session.accessToken
+      stored.accessToken !== session.accessToken &&
+      stored.homeserver === session.homeserver
     ) {
       this.#session = stored;
       return true;
@@ -1233,8 +1305,9 @@ export class Client {
       await this.#lock.withLock(async () => {
         const stored = readStoredSession(await this.#storage.get(SESSION_KEY));
         if (stored === undefined || stored.accessToken !== used.accessToken) {
-          this.#session = stored;
-          renewed = stored !== undefined && stored.softLoggedOut !== true;
+          const ours = stored?.homeserver === used.homeserver ? stored : undefined;
+          this.#session = ours;
+          renewed = ours !== undefined && ours.softLoggedOut !== true;
           return;
         }
         try {
@@ -1407,6 +1480,7 @@ export class Client {
     try {
       await this.#refreshing?.catch(() => {});
       session = await this.#lock.withLock(() => this.#storedSessionOf(ids));
+      if (session?.homeserver !== current.homeserver) session = undefined;
     } catch (error) {
       throw failed(error);
     }

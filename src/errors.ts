@@ -432,6 +432,63 @@ export class HttpError extends Error {
   }
 }
 /**
+ * The stored session belongs to another homeserver than the client was
+ * created for, or to a plain-HTTP one that the client does not allow, so
+ * `restore()` did not take it: its tokens are only sent where they were
+ * issued. The storage was left as it is.
+ *
+ * @example
+ * ```ts
+ * import { Client, HomeserverMismatchError } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({ baseUrl: "https://matrix.example.org" });
+ * try {
+ *   await client.restore();
+ * } catch (error) {
+ *   if (error instanceof HomeserverMismatchError) console.log(error.stored);
+ * }
+ * ```
+ */
+export class HomeserverMismatchError extends Error {
+  /** The error's name: always `"HomeserverMismatchError"`. */
+  override name = "HomeserverMismatchError";
+  /** The user of the stored session. */
+  readonly userId: string;
+  /** The stored session's base URL. */
+  readonly stored: string;
+  /** What the client was created for: its base URL or server name. */
+  readonly configured: string;
+  /**
+   * `"other_homeserver"`: the session belongs elsewhere; `"plain_http"`:
+   * its base URL is plain HTTP, which the client does not allow.
+   */
+  readonly problem: "other_homeserver" | "plain_http";
+
+  /**
+   * Creates the error.
+   *
+   * @param mismatch The stored session's user and base URL, what the client
+   * was created for, and which rule the session breaks.
+   */
+  constructor(mismatch: {
+    userId: string;
+    stored: string;
+    configured: string;
+    problem: "other_homeserver" | "plain_http";
+  }) {
+    const { userId, stored, configured, problem } = mismatch;
+    super(
+      problem === "plain_http"
+        ? `The stored session of ${userId} is for ${stored}, over plain http, which this client does not allow; its tokens would cross the network unencrypted. Allow plain http (allowHttp) if that homeserver is on this computer, or log in again over https`
+        : `The stored session of ${userId} belongs to ${stored}, not to ${configured}, which this client was created for; its tokens are only sent where they were issued. Create the client for ${stored}, pass restore({ followHomeserver: true }) to use it anyway, or log in again`,
+    );
+    this.userId = userId;
+    this.stored = stored;
+    this.configured = configured;
+    this.problem = problem;
+  }
+}
+/**
  * A login was refused because the client already holds a session (or is in
  * the middle of a login).
  *

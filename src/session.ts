@@ -35,6 +35,11 @@ export interface StoredSession {
    * same device that keeps the application's local data.
    */
   softLoggedOut?: boolean;
+  /**
+   * The base URL the login request was sent to, when the login answer's
+   * `well_known` advice moved the session to another (`homeserver`).
+   */
+  loginBaseUrl?: string;
 }
 
 /**
@@ -57,6 +62,12 @@ export function readStoredSession(
   for (const key of ["homeserver", "userId", "deviceId", "accessToken"]) {
     if (typeof value[key] !== "string" || value[key] === "") {
       throw bad(`${key} is not a non-empty string`);
+    }
+  }
+  for (const key of ["homeserver", "loginBaseUrl"]) {
+    const url = value[key];
+    if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(String(url))) {
+      throw bad(`${key} is not an http or https URL`);
     }
   }
   if (

@@ -6,6 +6,7 @@ import {
   AlreadyLoggedInError,
   Client,
   type ClientOptions,
+  HomeserverMismatchError,
   InvalidResponseError,
   type JsonValue,
   MatrixError,
@@ -350,7 +351,7 @@ describe("storing the session", () => {
     await first.client.loginWithPassword("alice", "hunter2");
     const changes: SessionChange[] = [];
     const later = new Client({
-      baseUrl: "https://somewhere-else.example",
+      baseUrl: base,
       storage: first.storage,
       onSessionChange: (change) => changes.push(change),
     });
@@ -359,9 +360,76 @@ describe("storing the session", () => {
       deviceId: "NEWDEVICE",
     });
     assert.equal(later.userId, "@alice:example.org");
-    assert.equal(later.baseUrl?.href, `${base}/`);
     assert.equal(changes[0].state, "logged_in");
+    const elsewhere = {
+      baseUrl: "https://somewhere-else.example",
+      storage: first.storage,
+    };
+    const refused = new Client(elsewhere);
+    await assert.rejects(refused.restore(), (error) => {
+      assert.ok(error instanceof HomeserverMismatchError);
+      assert.equal(error.problem, "other_homeserver");
+      assert.equal(error.stored, `${base}/`);
+      assert.equal(error.configured, "https://somewhere-else.example/");
+      assert.match(error.message, /followHomeserver: true/);
+      assert.doesNotMatch(error.message, /syt_|syr_/);
+      return true;
+    });
+    assert.equal(refused.sessionState, "logged_out");
+    assert.equal(refused.baseUrl?.href, "https://somewhere-else.example/");
+    const following = new Client(elsewhere);
+    assert.ok(await following.restore({ followHomeserver: true }));
+    assert.equal(following.baseUrl?.href, `${base}/`);
     assert.equal(await new Client({ baseUrl: base }).restore(), undefined);
+  });
+  it("never takes a stored session to plain http, or to another homeserver, unless allowed", async () => {
+    const storage = new MemoryStorage();
+    const stored = {
+      homeserver: "http://localhost:18008/",
+      userId: "@alice:example.org",
+      deviceId: "DEVICE",
+      accessToken: "syt_secret",
+    };
+    storage.set("session", stored);
+    const server = new FakeServer();
+    for (const followHomeserver of [false, true]) {
+      const client = new Client({ baseUrl: base, storage, fetch: server.fetch });
+      await assert.rejects(client.restore({ followHomeserver }), (error) => {
+        assert.ok(error instanceof HomeserverMismatchError);
+        assert.equal(error.problem, "plain_http");
+        assert.match(
+          error.message,
+          /plain http, which this client does not allow/,
+        );
+        return true;
+      });
+      await assert.rejects(client.whoami(), { name: "NotLoggedInError" });
+    }
+    assert.equal(server.log.length, 0);
+    assert.deepEqual(storage.get("session"), stored);
+    const local = new Client({ baseUrl: "http://localhost:8008", storage });
+    await assert.rejects(local.restore(), { problem: "other_homeserver" });
+    assert.ok(await local.restore({ followHomeserver: true }));
+    assert.equal(local.baseUrl?.href, "http://localhost:18008/");
+  });
+  it("restores into a client made from a server name the sessions of its users", async () => {
+    const storage = new MemoryStorage();
+    storage.set("session", {
+      homeserver: `${base}/`,
+      userId: "@alice:example.org",
+      deviceId: "DEVICE",
+      accessToken: "syt_secret",
+    });
+    for (const serverName of ["example.org", "@bob:example.org", base]) {
+      const client = new Client({ serverName, storage });
+      assert.ok(await client.restore(), serverName);
+      assert.equal(client.baseUrl?.href, `${base}/`, serverName);
+    }
+    const other = new Client({ serverName: "example.com", storage });
+    await assert.rejects(other.restore(), {
+      name: "HomeserverMismatchError",
+      configured: "example.com",
+    });
   });
 
   it("reports a damaged stored session and leaves it alone", async () => {
@@ -440,6 +508,45 @@ describe("the well_known advice", () => {
       (storage.get("session") as Record<string, unknown>).homeserver,
       `${advised}/`,
     );
+  });
+
+  it("keeps where the login went, so that the same client restores the moved session", async () => {
+    const { server, storage, client } = setUp(json({
+      ...session,
+      well_known: { "m.homeserver": { base_url: advised } },
+    }));
+    server.on(
+      "GET",
+      `${advised}/_matrix/client/versions`,
+      json({ versions: ["v1.11"] }),
+    );
+    await client.loginWithPassword("alice", "hunter2");
+    const stored = storage.get("session") as Record<string, unknown>;
+    assert.equal(stored.homeserver, `${advised}/`);
+    assert.equal(stored.loginBaseUrl, `${base}/`);
+    const later = new Client({ baseUrl: base, storage });
+    assert.ok(await later.restore());
+    assert.equal(later.baseUrl?.href, `${advised}/`);
+  });
+
+  it("does not follow the advice when told not to, and says so", async () => {
+    const { server, storage, client } = setUp(
+      json({
+        ...session,
+        well_known: { "m.homeserver": { base_url: advised } },
+      }),
+      { followWellKnown: false },
+    );
+    const result = await client.loginWithPassword("alice", "hunter2");
+    assert.equal(result.homeserver.href, `${base}/`);
+    assert.match(result.wellKnownIgnored ?? "", /followWellKnown: false/);
+    assert.equal(
+      server.requestsTo(`${advised}/_matrix/client/versions`).length,
+      0,
+    );
+    const stored = storage.get("session") as Record<string, unknown>;
+    assert.equal(stored.homeserver, `${base}/`);
+    assert.equal(stored.loginBaseUrl, undefined);
   });
 
   it("ignores advice that does not check out, and says why", async () => {

@@ -517,6 +517,30 @@ describe("regressions: refresh failures seen in real SDKs", () => {
       assert.equal(changes[3].refresh, "renewed", name);
     }
   });
+  it("never adopts a stored session of another homeserver: its token would go to ours", async () => {
+    const { server, storage, changes, client } = await setUp();
+    storage.set("session", {
+      ...(storage.get("session") as Record<string, JsonValue>),
+      homeserver: "https://other.example/",
+      accessToken: "syt_other",
+      refreshToken: "syr_other",
+    });
+    server.on("GET", whoamiUrl, expired());
+    await assert.rejects(client.whoami(), NotLoggedInError);
+    assert.ok(
+      server.log.every((e) => tokenOf(e.headers) !== "syt_other"),
+      "the other homeserver's token was never sent here",
+    );
+    assert.equal(server.requestsTo(refreshUrl).length, 0);
+    assert.equal(client.sessionState, "logged_out");
+    assert.equal(
+      (storage.get("session") as Record<string, JsonValue>).accessToken,
+      "syt_other",
+      "another program's session is left alone",
+    );
+    assert.deepEqual(states(changes), ["refreshing", "logged_out"]);
+  });
+
   it("a 401 without a Matrix errcode is not a logout (matrix-spec #864)", async () => {
     const { server, storage, changes, client } = await setUp();
     const before = storage.get("session");
