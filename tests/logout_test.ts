@@ -6,7 +6,6 @@ import {
   type ClientOptions,
   type Fetch,
   HttpError,
-  InvalidResponseError,
   LogoutError,
   MatrixError,
   MemoryLock,
