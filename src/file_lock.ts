@@ -83,8 +83,8 @@ export interface FileLockHolder {
   /** The lock file's absolute path. */
   path: string;
   /**
-   * The holder's process ID, unless its lock file has none (written by an
-   * older version, or still empty at the moment it was read).
+   * The holder's process ID, unless its lock file has none (one written by
+   * an older version of this module, which wrote only the owner's ID).
    */
   pid?: number;
   /**
