@@ -94,7 +94,15 @@ await runCommand("refresh", async () => {
     return;
   }
   const renewals = new Renewals();
-  const lock = new FileLock(`${invocation.session}.lock`);
+  const lockFile = `${invocation.session}.lock`;
+  const lock = new FileLock(lockFile, {
+    onWait: ({ pid }) =>
+      console.error(
+        `Waiting for another program${
+          pid === undefined ? "" : ` (pid ${pid})`
+        } that holds the session lock ${lockFile}…`,
+      ),
+  });
   const client = new Client({
     ...homeserverOption(invocation.homeserver),
     storage: new JsonFileStorage(invocation.session),

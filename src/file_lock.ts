@@ -19,8 +19,18 @@
  *
  * @module
  */
-import { open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
-import { resolve } from "node:path";
+import {
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  unlink,
+  utimes,
+} from "node:fs/promises";
+import { hostname } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import process from "node:process";
 import type { SessionLock } from "./lock.ts";
 import { StorageError } from "./storage.ts";
 
@@ -31,7 +41,10 @@ import { StorageError } from "./storage.ts";
  * ```ts
  * import type { FileLockOptions } from "@matrixlib/matrixlib/file_lock";
  *
- * const patient: FileLockOptions = { timeoutMs: 120_000 };
+ * const patient: FileLockOptions = {
+ *   timeoutMs: 120_000,
+ *   onWait: ({ path, pid }) => console.error(`Waiting for pid ${pid} (${path})`),
+ * };
  * ```
  */
 export interface FileLockOptions {
@@ -45,11 +58,46 @@ export interface FileLockOptions {
   staleMs?: number;
   /** How long to wait between two tries. Default: 50 ms. */
   retryMs?: number;
+  /**
+   * Called once per {@linkcode FileLock.withLock} call, when it first finds
+   * the lock held by a live owner and starts to wait, with what the lock
+   * file says about that owner. Not called when the lock is free or stale.
+   * An error it throws ends the wait: `withLock` rejects with it.
+   */
+  onWait?: (holder: FileLockHolder) => void;
+}
+
+/**
+ * Whom a {@linkcode FileLock} waits for, as its lock file says: what
+ * {@linkcode FileLockOptions.onWait} receives.
+ *
+ * @example
+ * ```ts
+ * import type { FileLockHolder } from "@matrixlib/matrixlib/file_lock";
+ *
+ * const say = ({ path, pid }: FileLockHolder) =>
+ *   `Waiting for ${pid === undefined ? "another program" : `pid ${pid}`} (${path})`;
+ * ```
+ */
+export interface FileLockHolder {
+  /** The lock file's absolute path. */
+  path: string;
+  /**
+   * The holder's process ID, unless its lock file has none (one written by
+   * an older version of this module, which wrote only the owner's ID).
+   */
+  pid?: number;
+  /**
+   * The name of the holder's computer, unless its lock file has none (in
+   * Deno, a holder without `--allow-sys` writes none).
+   */
+  host?: string;
 }
 
 /**
  * A lock held by creating a file (exclusively), and released by deleting
- * it. A lock file its owner stopped touching for `staleMs` is taken over.
+ * it. A lock file its owner stopped touching for `staleMs`, or whose owner
+ * is known to have ended, is taken over, by one waiter at a time.
  *
  * @example
  * ```ts
@@ -66,6 +114,7 @@ export class FileLock implements SessionLock {
   readonly #timeoutMs: number;
   readonly #staleMs: number;
   readonly #retryMs: number;
+  readonly #onWait: ((holder: FileLockHolder) => void) | undefined;
 
   /**
    * Creates a lock on the file at `path`, which need not exist (and should
@@ -73,9 +122,10 @@ export class FileLock implements SessionLock {
    *
    * @param path The lock file's path, resolved now against the current
    * directory. Its directory must exist.
-   * @param options Timeout, staleness, and pause between tries.
-   * @throws {TypeError} If `path` is empty or an option is not a positive
-   * number.
+   * @param options Timeout, staleness, pause between tries, and what to do
+   * when waiting.
+   * @throws {TypeError} If `path` is empty, a time is not a positive
+   * number, or `onWait` is not a function.
    */
   constructor(path: string, options: FileLockOptions = {}) {
     if (path === "") {
@@ -83,10 +133,16 @@ export class FileLock implements SessionLock {
         "FileLock needs the path of a file, not an empty string",
       );
     }
+    if (options.onWait !== undefined && typeof options.onWait !== "function") {
+      throw new TypeError(
+        `Invalid onWait ${options.onWait}: it must be a function, or left out`,
+      );
+    }
     this.#path = resolve(path);
     this.#timeoutMs = positive("timeoutMs", options.timeoutMs ?? 60_000);
     this.#staleMs = positive("staleMs", options.staleMs ?? 10_000);
     this.#retryMs = positive("retryMs", options.retryMs ?? 50);
+    this.#onWait = options.onWait;
   }
 
   /** The lock file's absolute path. */
@@ -98,11 +154,15 @@ export class FileLock implements SessionLock {
    * Waits for the lock, runs `task`, and releases the lock.
    *
    * @throws {StorageError} If the lock was not free within `timeoutMs`, or
-   * the lock file could not be created.
+   * the lock file could not be created, read or replaced.
    */
   async withLock<T>(task: () => Promise<T>): Promise<T> {
-    const owner = crypto.randomUUID();
-    await this.#acquire(owner);
+    const mine = JSON.stringify({
+      owner: crypto.randomUUID(),
+      pid: process.pid,
+      host: thisHost(),
+    });
+    await this.#acquire(mine);
     const heartbeat = setInterval(() => {
       const now = new Date();
       utimes(this.#path, now, now).catch(() => {});
@@ -111,68 +171,254 @@ export class FileLock implements SessionLock {
       return await task();
     } finally {
       clearInterval(heartbeat);
-      await this.#release(owner);
+      await this.#release(mine);
     }
   }
 
-  /** Creates the lock file, waiting while another owner holds it. */
-  async #acquire(owner: string): Promise<void> {
+  /** Creates the lock file holding `mine`, waiting while another owns it. */
+  async #acquire(mine: string): Promise<void> {
     const deadline = Date.now() + this.#timeoutMs;
+    let reported = false;
     for (;;) {
-      try {
-        const file = await open(this.#path, "wx", 0o600);
-        try {
-          await file.writeFile(owner);
-        } finally {
-          await file.close();
-        }
-        return;
-      } catch (error) {
-        if (errorCode(error) !== "EEXIST") {
-          throw new StorageError(
-            `Could not create the lock file ${this.#path}: ${errorCode(error) ?? error}; check that its directory exists and is writable`,
-            { cause: error },
-          );
-        }
+      if (await this.#create(mine)) return;
+      const found = await this.#read();
+      if (found === undefined) continue; // released meanwhile: try again
+      if (this.#isStale(found)) {
+        const outcome = await this.#takeOver(found.text, mine);
+        if (outcome === "taken") return;
+        if (outcome === "changed") continue;
+        // "claimed": another waiter is taking it over; wait as for an owner
+      } else if (!reported && found.text !== "") {
+        reported = true;
+        const { pid, host } = parseLockFile(found.text);
+        this.#onWait?.({ path: this.#path, pid, host });
       }
-      if (await this.#takeOverIfStale()) continue;
       if (Date.now() >= deadline) {
         throw new StorageError(
           `Could not lock ${this.#path} within ${this.#timeoutMs} ms: another program holds it and keeps it alive. If no other program is using this session, delete ${this.#path}`,
         );
       }
-      await new Promise((wake) => setTimeout(wake, this.#retryMs));
+      await sleep(this.#retryMs);
     }
   }
 
-  /** Removes a lock file nobody has touched for `staleMs`; says if it did. */
-  async #takeOverIfStale(): Promise<boolean> {
-    let modified: number;
+  /** Creates the lock file exclusively, holding `mine`; false if it exists. */
+  async #create(mine: string): Promise<boolean> {
     try {
-      modified = (await stat(this.#path)).mtimeMs;
-    } catch {
-      return true; // gone already: try again at once
+      const file = await open(this.#path, "wx", 0o600);
+      try {
+        await file.writeFile(mine);
+      } finally {
+        await file.close();
+      }
+      return true;
+    } catch (error) {
+      if (errorCode(error) === "EEXIST") return false;
+      throw new StorageError(
+        `Could not create the lock file ${this.#path}: ${errorCode(error) ?? error}; check that its directory exists and is writable`,
+        { cause: error },
+      );
     }
-    if (Date.now() - modified < this.#staleMs) return false;
-    const aside = `${this.#path}.stale-${crypto.randomUUID()}`;
+  }
+
+  /**
+   * Reads the lock file's content and time of change through one open file,
+   * so that both are of the same file; undefined if there is none.
+   */
+  async #read(): Promise<{ text: string; modified: number } | undefined> {
+    let file;
     try {
-      await rename(this.#path, aside);
-    } catch {
-      return true; // another waiter took it over first
+      file = await open(this.#path, "r");
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return undefined;
+      throw new StorageError(
+        `Could not read the lock file ${this.#path}: ${errorCode(error) ?? error}; check that it is a file this program may read`,
+        { cause: error },
+      );
     }
-    await unlink(aside).catch(() => {});
-    return true;
+    try {
+      const { mtimeMs } = await file.stat();
+      return { text: await file.readFile("utf8"), modified: mtimeMs };
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
+   * Whether a lock file is stale: untouched for `staleMs`, or its owner is
+   * known to have ended.
+   */
+  #isStale(found: { text: string; modified: number }): boolean {
+    return Date.now() - found.modified >= this.#staleMs ||
+      ownerHasEnded(parseLockFile(found.text));
+  }
+
+  /**
+   * Replaces the stale lock file that held `stale` by one holding `mine`,
+   * unless another waiter is at it or the file changed meanwhile.
+   */
+  async #takeOver(
+    stale: string,
+    mine: string,
+  ): Promise<"taken" | "claimed" | "changed"> {
+    // 1. Claim it: create the first free token named after this lock.
+    const prefix = `${this.#path}.takeover-${await shortHash(stale)}`;
+    let token: string | undefined;
+    for (let n = 1; token === undefined;) {
+      const name = `${prefix}-${n}`;
+      try {
+        const file = await open(name, "wx", 0o600);
+        try {
+          await file.writeFile(mine);
+        } finally {
+          await file.close();
+        }
+        token = name;
+      } catch (error) {
+        if (errorCode(error) !== "EEXIST") {
+          throw new StorageError(
+            `Could not create ${name} to take over the stale lock ${this.#path}: ${errorCode(error) ?? error}; check that its directory is writable`,
+            { cause: error },
+          );
+        }
+        const modified = await stat(name).then((s) => s.mtimeMs, () => undefined);
+        if (modified === undefined) continue; // just used or given up
+        if (Date.now() - modified < this.#staleMs) return "claimed";
+        n++; // left by a waiter that died: the next name
+      }
+    }
+    // 2. Check again, through one open file: the same stale lock, still stale.
+    const found = await this.#read().catch(() => undefined);
+    if (found?.text !== stale || !this.#isStale(found)) {
+      await unlink(token).catch(() => {});
+      return "changed";
+    }
+    // 3. Replace it, in one step.
+    try {
+      await rename(token, this.#path);
+    } catch (error) {
+      await unlink(token).catch(() => {});
+      throw new StorageError(
+        `Could not take over the stale lock ${this.#path}: ${errorCode(error) ?? error}; if no other program is using this session, delete ${this.#path}`,
+        { cause: error },
+      );
+    }
+    await this.#deleteStaleTokens();
+    return "taken";
+  }
+
+  /** Deletes the takeover tokens of this lock older than `staleMs`. */
+  async #deleteStaleTokens(): Promise<void> {
+    const folder = dirname(this.#path);
+    const start = `${basename(this.#path)}.takeover-`;
+    const names = await readdir(folder).catch(() => [] as string[]);
+    for (const name of names.filter((name) => name.startsWith(start))) {
+      const token = join(folder, name);
+      try {
+        if (Date.now() - (await stat(token)).mtimeMs >= this.#staleMs) {
+          await unlink(token);
+        }
+      } catch {
+        // Gone already, or not ours to delete: it stands in nobody's way.
+      }
+    }
   }
 
   /** Deletes the lock file, if it is still ours. */
-  async #release(owner: string): Promise<void> {
+  async #release(mine: string): Promise<void> {
     try {
-      if ((await readFile(this.#path, "utf8")) === owner) {
+      if ((await readFile(this.#path, "utf8")) === mine) {
         await unlink(this.#path);
       }
     } catch {
       // Already gone: nothing to release.
     }
+  }
+}
+
+/** What a lock file says about its owner. */
+interface LockOwner {
+  owner: string;
+  pid?: number;
+  host?: string;
+}
+
+/** Reads a lock file's content: our JSON, or an older version's plain ID. */
+function parseLockFile(text: string): LockOwner {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { owner: text };
+  }
+  if (
+    typeof value !== "object" || value === null || !("owner" in value) ||
+    typeof value.owner !== "string"
+  ) {
+    return { owner: text };
+  }
+  const { pid, host } = value as { pid?: unknown; host?: unknown };
+  return {
+    owner: value.owner,
+    pid: Number.isSafeInteger(pid) && (pid as number) > 0
+      ? pid as number
+      : undefined,
+    host: typeof host === "string" ? host : undefined,
+  };
+}
+
+/** The first 32 hex digits of `text`'s SHA-256. */
+async function shortHash(text: string): Promise<string> {
+  const bytes = new TextEncoder().encode(text);
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(
+    hash.subarray(0, 16),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** Whether the lock's owner ran on this computer and has ended since. */
+function ownerHasEnded({ pid, host }: LockOwner): boolean {
+  if (pid === undefined || host === undefined || host !== thisHost()) {
+    return false;
+  }
+  if (!permitted({ name: "run" })) return false;
+  try {
+    process.kill(pid, 0); // sends nothing; throws if there is no such process
+    return false;
+  } catch (error) {
+    return errorCode(error) === "ESRCH";
+  }
+}
+
+/** This computer's name, or undefined where we may not ask for it. */
+function thisHost(): string | undefined {
+  if (!permitted({ name: "sys", kind: "hostname" })) return undefined;
+  try {
+    return hostname();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deno's permission query, the one part of `Deno` used here. */
+interface DenoPermissions {
+  permissions: {
+    querySync(descriptor: { name: string; kind?: string }): { state: string };
+  };
+}
+
+/**
+ * Whether Deno grants the permission `descriptor`, asked without a prompt;
+ * true outside Deno, where there are no such permissions.
+ */
+function permitted(descriptor: { name: string; kind?: string }): boolean {
+  const deno = (globalThis as { Deno?: DenoPermissions }).Deno;
+  if (deno === undefined) return true;
+  try {
+    return deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
   }
 }
 
@@ -184,6 +430,11 @@ function positive(name: string, value: number): number {
     );
   }
   return value;
+}
+
+/** Waits `ms` milliseconds. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((wake) => setTimeout(wake, ms));
 }
 
 /** The `code` of a Node.js file system error, such as `"EEXIST"`. */

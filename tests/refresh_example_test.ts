@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
+import { FileLock } from "../src/file_lock.ts";
 import { createHomeserver, fetchOf } from "../devserver/server.ts";
 import { runDeno, withServer } from "./example_runner.ts";
 
@@ -86,6 +88,73 @@ describe("examples/refresh.ts", () => {
           run.stdout,
         );
         assert.doesNotMatch(run.stdout + run.stderr, /sy[tr]_/);
+      });
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
+  it("says once that it waits for the program that holds the lock", async () => {
+    const hs = createHomeserver({
+      users: [{ localpart: "alice", password: "secret" }],
+    });
+    const dir = await mkdtemp(join(tmpdir(), "refresh-example-"));
+    const session = join(dir, "session.json");
+    try {
+      await withServer(fetchOf(hs), async (url) => {
+        let held!: () => void;
+        const holds = new Promise<void>((resolve) => held = resolve);
+        let letGo!: () => void;
+        const holding = new FileLock(`${session}.lock`).withLock(() => {
+          held();
+          return new Promise<void>((resolve) => letGo = resolve);
+        });
+        await holds;
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            `--allow-net=${new URL(url).host}`,
+            "--allow-env=MATRIX_PASSWORD",
+            `--allow-read=${dir}`,
+            `--allow-write=${dir}`,
+            "examples/refresh.ts",
+            "alice",
+            "--homeserver",
+            url,
+            "--session",
+            session,
+            "--for",
+            "1",
+          ],
+          env: { NO_COLOR: "1", MATRIX_PASSWORD: "secret" },
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const stdout = new Response(child.stdout).text();
+        const stderr = child.stderr.pipeThrough(new TextDecoderStream())
+          .getReader();
+        let said = "";
+        while (!said.includes("\n")) {
+          const { value, done } = await stderr.read();
+          if (done) break;
+          said += value;
+        }
+        letGo();
+        await holding;
+        for (;;) {
+          const { value, done } = await stderr.read();
+          if (done) break;
+          said += value;
+        }
+        const { code } = await child.status;
+        assert.equal(code, 0, said);
+        assert.equal(
+          said,
+          `Waiting for another program (pid ${process.pid}) that holds the session lock ${session}.lock…\n`,
+        );
+        assert.match(await stdout, /^Logged in as @alice:localhost:8008/);
+        assert.equal(hs.log.filter((e) => e.path.endsWith("/login")).length, 1);
       });
     } finally {
       await rm(dir, { recursive: true });

@@ -172,6 +172,8 @@ export const NODE_EXCLUDED_TESTS: Readonly<Record<string, string>> = {
     "runs examples/citadel.ts with `deno run` (example_runner.ts: Deno.serve, Deno.Command)",
   "tests/discover_example_test.ts":
     "runs examples/discover.ts with `deno run` against a Deno.serve loopback server",
+  "tests/file_lock_processes_test.ts":
+    "runs tests/file_lock_child.ts in `deno run` children that contend for one lock file (Deno.Command)",
   "tests/login_example_test.ts":
     "runs examples/login.ts with `deno run` (example_runner.ts)",
   "tests/login_methods_example_test.ts":
