@@ -123,8 +123,11 @@ import {
   withQueryParameter,
   withSlash,
 } from "./http.ts";
+import { checkState, type HomeserverState, type StoredUser } from "./state.ts";
 
 export { jsonResponse, readCapped } from "./http.ts";
+export { parseState } from "./state.ts";
+export type { HomeserverState, StoredUser } from "./state.ts";
 
 /** A user to create. */
 export interface UserSpec {
@@ -271,51 +274,6 @@ export interface CasAccount {
   username: string;
   /** The password for the provider's login form. */
   password: string;
-}
-
-/**
- * What survives a restart: users, devices, access, refresh and login tokens
- * (and the random generator's position, so that a seeded server does not
- * hand out the same tokens again). CAS tickets and user-interactive
- * authentication sessions live for seconds and are not kept. It holds
- * secrets: store it where only its owner can read it.
- */
-export interface HomeserverState {
-  format: "matrixlib-devserver-state";
-  version: 1;
-  users: StoredUser[];
-  devices: { userId: string; deviceId: string; displayName?: string }[];
-  accessTokens: {
-    token: string;
-    userId: string;
-    deviceId: string;
-    expiresAt?: number;
-    refreshToken?: string;
-    used: boolean;
-  }[];
-  refreshTokens: {
-    token: string;
-    userId: string;
-    deviceId: string;
-    expiresAt?: number;
-    accessToken: string;
-    next?: string;
-    refreshed: boolean;
-  }[];
-  loginTokens: { token: string; userId: string; expiresAt: number }[];
-  /** The seeded random generator's position, when there is a seed. */
-  random?: number;
-}
-
-/** A user as {@linkcode HomeserverState} keeps it. */
-export interface StoredUser {
-  localpart: string;
-  /** Absent for users created by single sign-on. */
-  password?: string;
-  emails: string[];
-  phones: string[];
-  /** Whether the user has signed in through CAS (Synapse's external ID). */
-  sso: boolean;
 }
 
 /** One answered request, without secrets: no tokens, no passwords, no query. */
@@ -1731,79 +1689,4 @@ function titleCase(s: string): string {
     /\p{L}+/gu,
     (word) => word[0].toUpperCase() + word.slice(1).toLowerCase(),
   );
-}
-
-/**
- * `value` as a {@linkcode HomeserverState}, checked; throws a TypeError
- * naming the first thing wrong, so that a damaged file is reported, not
- * half read.
- */
-export function parseState(value: unknown): HomeserverState {
-  checkState(value);
-  return value;
-}
-
-function checkState(state: unknown): asserts state is HomeserverState {
-  const fail = (what: string): never => {
-    throw new TypeError(`Invalid homeserver state: ${what}`);
-  };
-  if (!isObject(state) || state.format !== "matrixlib-devserver-state") {
-    fail('not a development homeserver state (no "format" marker)');
-  }
-  const s = state as Record<string, unknown>;
-  if (s.version !== 1) fail(`version ${JSON.stringify(s.version)}, expected 1`);
-  const list = (key: string, fields: Record<string, string>) => {
-    const value = s[key];
-    if (!Array.isArray(value)) fail(`${key} must be an array`);
-    (value as unknown[]).forEach((item, i) => {
-      if (!isObject(item)) fail(`${key}[${i}] must be an object`);
-      for (const [field, type] of Object.entries(fields)) {
-        const optional = type.endsWith("?");
-        const v = (item as Record<string, unknown>)[field];
-        if (optional && v === undefined) continue;
-        const want = type.replace("?", "");
-        const ok = want === "string[]"
-          ? Array.isArray(v) && v.every((x) => typeof x === "string")
-          : kindOf(v) === want;
-        if (!ok) fail(`${key}[${i}].${field} must be ${want}`);
-      }
-    });
-  };
-  list("users", {
-    localpart: "string",
-    password: "string?",
-    emails: "string[]",
-    phones: "string[]",
-    sso: "boolean",
-  });
-  const owner = { userId: "string", deviceId: "string" };
-  list("devices", { ...owner, displayName: "string?" });
-  list("accessTokens", {
-    token: "string",
-    ...owner,
-    expiresAt: "number?",
-    refreshToken: "string?",
-    used: "boolean",
-  });
-  list("refreshTokens", {
-    token: "string",
-    ...owner,
-    expiresAt: "number?",
-    accessToken: "string",
-    next: "string?",
-    refreshed: "boolean",
-  });
-  list("loginTokens", {
-    token: "string",
-    userId: "string",
-    expiresAt: "number",
-  });
-  if (s.random !== undefined && typeof s.random !== "number") {
-    fail("random must be a number");
-  }
-}
-
-/** `typeof`, as a plain string to compare with a wanted kind. */
-function kindOf(v: unknown): string {
-  return typeof v;
 }
