@@ -123,26 +123,22 @@ import {
   withQueryParameter,
   withSlash,
 } from "./http.ts";
-import { checkState, type HomeserverState, type StoredUser } from "./state.ts";
+import type { HomeserverState } from "./state.ts";
+import {
+  type AccessToken,
+  ALNUM,
+  createStore,
+  type Device,
+  LETTERS,
+  type RefreshToken,
+  type User,
+  type UserSpec,
+} from "./store.ts";
 
 export { jsonResponse, readCapped } from "./http.ts";
 export { parseState } from "./state.ts";
 export type { HomeserverState, StoredUser } from "./state.ts";
-
-/** A user to create. */
-export interface UserSpec {
-  /** The localpart, such as `"alice"`; stored in lower case. */
-  localpart: string;
-  /** The password. */
-  password: string;
-  /** Email addresses the user can log in with (compared ignoring case). */
-  emails?: string[];
-  /**
-   * Phone numbers the user can log in with, as MSISDNs: the international
-   * number in digits, without `+`, such as `"491711234567"`.
-   */
-  phones?: string[];
-}
+export type { UserSpec } from "./store.ts";
 
 /** How logins are limited (Synapse's `rc_login`). */
 export interface RateLimitSettings {
@@ -374,54 +370,6 @@ const CALLING_CODES: Record<string, string> = {
   JP: "81",
 };
 
-interface User {
-  userId: string;
-  localpart: string;
-  /** Absent for users created by single sign-on: no password login. */
-  password?: string;
-  emails: Set<string>;
-  phones: Set<string>;
-  /** Whether the user has signed in through CAS. */
-  sso: boolean;
-}
-
-interface Device {
-  userId: string;
-  deviceId: string;
-  displayName?: string;
-}
-
-interface AccessToken {
-  token: string;
-  userId: string;
-  deviceId: string;
-  expiresAt?: number;
-  /** The refresh token issued with it, if any. */
-  refreshToken?: string;
-  /** Whether it has authenticated a request. */
-  used: boolean;
-}
-
-interface RefreshToken {
-  token: string;
-  userId: string;
-  deviceId: string;
-  expiresAt?: number;
-  /** The access token issued with it. */
-  accessToken: string;
-  /** The refresh token that refreshing this one gave, if any. */
-  next?: string;
-  /** Whether it has been used to refresh. */
-  refreshed: boolean;
-}
-
-/** A single-use token for `m.login.token`. */
-interface LoginToken {
-  token: string;
-  userId: string;
-  expiresAt: number;
-}
-
 /** A CAS service ticket: single use, for one service URL. */
 interface CasTicket {
   service: string;
@@ -477,57 +425,12 @@ class FailedLoginLimiter {
     this.#levels.set(key, { level: this.#level(key) + 1, at: this.clock() });
   }
 }
-
-/** A source of random integers, and its position when seeded. */
-interface RandomSource {
-  /** A random integer below `n`. */
-  below(n: number): number;
-  /** The seeded generator's position, or `undefined` without a seed. */
-  position(): number | undefined;
-  /** Moves a seeded generator to a saved position. */
-  restore(position: number): void;
-}
-
-/** Random integers below `n`: seeded (mulberry32) or from `crypto`. */
-function randomSource(seed: number | undefined): RandomSource {
-  if (seed === undefined) {
-    return {
-      below(n) {
-        const word = new Uint32Array(1);
-        crypto.getRandomValues(word);
-        return word[0] % n;
-      },
-      position: () => undefined,
-      restore() {},
-    };
-  }
-  let state = seed >>> 0;
-  return {
-    below(n) {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      const value = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      return Math.floor(value * n);
-    },
-    position: () => state,
-    restore(position) {
-      state = position >>> 0;
-    },
-  };
-}
-
-const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
 /** Creates a homeserver with its state in memory. */
 export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const serverName = options.serverName ?? "localhost:8008";
   const baseUrl = withSlash(options.baseUrl ?? "http://localhost:8008/");
   const basePath = new URL(baseUrl).pathname;
   const clock = options.clock ?? Date.now;
-  const random = randomSource(options.seed);
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const accessLifetime = options.accessTokenLifetimeMs;
   const refreshLifetime = options.refreshTokenLifetimeMs;
@@ -557,34 +460,22 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     ? undefined
     : new FailedLoginLimiter(1, 1 / 60, clock);
 
-  const users = new Map<string, User>();
-  const devices = new Map<string, Device>(); // key: userId + "|" + deviceId
-  const accessTokens = new Map<string, AccessToken>();
-  const refreshTokens = new Map<string, RefreshToken>();
-  const loginTokens = new Map<string, LoginToken>();
+  const store = createStore(options, serverName, clock);
+  const {
+    users,
+    devices,
+    accessTokens,
+    refreshTokens,
+    loginTokens,
+    randomString,
+    changed,
+    reportChanges,
+    createUser,
+    exportState,
+  } = store;
   const casTickets = new Map<string, CasTicket>();
   const uiaSessions = new Map<string, UiaSession>();
   const log: RequestLogEntry[] = [];
-
-  // Set by every change to users, devices or tokens; reported once the
-  // request is answered (see `handler`), so `onChange` runs once per request.
-  let dirty = false;
-  const changed = (): void => {
-    dirty = true;
-  };
-  function reportChanges(): void {
-    if (!dirty) return;
-    dirty = false;
-    options.onChange?.();
-  }
-
-  function randomString(alphabet: string, length: number): string {
-    let s = "";
-    for (let i = 0; i < length; i++) {
-      s += alphabet[random.below(alphabet.length)];
-    }
-    return s;
-  }
 
   /** A token shaped like Synapse's: `syt_<localpart>_<random>_<check>`. */
   function newToken(prefix: string, userId: string): string {
@@ -594,80 +485,6 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     return `${prefix}_${encoded}_${randomString(ALNUM, 20)}_${
       randomString(ALNUM, 6)
     }`;
-  }
-
-  /** Adds a user (a password of `undefined` is a user made by SSO). */
-  function createUser(
-    spec: Omit<UserSpec, "password"> & { password?: string; sso?: boolean },
-  ): string {
-    const localpart = spec.localpart.toLowerCase();
-    if (!/^[a-z0-9._=\-/+]+$/.test(localpart)) {
-      throw new TypeError(
-        `Invalid localpart ${JSON.stringify(spec.localpart)}`,
-      );
-    }
-    const userId = `@${localpart}:${serverName}`;
-    if (users.has(userId)) throw new Error(`${userId} exists already`);
-    const user: User = {
-      userId,
-      localpart,
-      emails: new Set((spec.emails ?? []).map((e) => e.trim().toLowerCase())),
-      phones: new Set((spec.phones ?? []).map((p) => p.replace(/\D/g, ""))),
-      sso: spec.sso ?? false,
-    };
-    if (spec.password !== undefined) user.password = spec.password;
-    users.set(userId, user);
-    changed();
-    return userId;
-  }
-
-  if (options.state !== undefined) importState(options.state);
-  for (const user of options.users ?? []) {
-    const userId = `@${user.localpart.toLowerCase()}:${serverName}`;
-    if (options.state === undefined || !users.has(userId)) createUser(user);
-  }
-  dirty = false; // what the options gave is not a change to report
-
-  // ---- state ----
-
-  /** Reads a saved state in; throws a TypeError naming what is wrong. */
-  function importState(state: HomeserverState): void {
-    checkState(state);
-    for (const u of state.users) createUser(u);
-    for (const d of state.devices) {
-      devices.set(`${d.userId}|${d.deviceId}`, { ...d });
-    }
-    for (const t of state.accessTokens) accessTokens.set(t.token, { ...t });
-    for (const t of state.refreshTokens) refreshTokens.set(t.token, { ...t });
-    for (const t of state.loginTokens) loginTokens.set(t.token, { ...t });
-    if (state.random !== undefined) random.restore(state.random);
-  }
-
-  function exportState(): HomeserverState {
-    const state: HomeserverState = {
-      format: "matrixlib-devserver-state",
-      version: 1,
-      users: [...users.values()].map((u) => {
-        const stored: StoredUser = {
-          localpart: u.localpart,
-          emails: [...u.emails],
-          phones: [...u.phones],
-          sso: u.sso,
-        };
-        if (u.password !== undefined) stored.password = u.password;
-        return stored;
-      }),
-      devices: [...devices.values()].map((d) => ({ ...d })),
-      accessTokens: [...accessTokens.values()].map((t) => ({ ...t })),
-      refreshTokens: [...refreshTokens.values()].map((t) => ({ ...t })),
-      // Spent and expired login tokens are useless; leave them out.
-      loginTokens: [...loginTokens.values()]
-        .filter((t) => t.expiresAt > clock())
-        .map((t) => ({ ...t })),
-    };
-    const position = random.position();
-    if (position !== undefined) state.random = position;
-    return state;
   }
 
   // ---- tokens and devices ----
