@@ -125,15 +125,14 @@ import {
 } from "./http.ts";
 import type { HomeserverState } from "./state.ts";
 import {
-  type AccessToken,
   ALNUM,
   createStore,
   type Device,
   LETTERS,
-  type RefreshToken,
   type User,
   type UserSpec,
 } from "./store.ts";
+import { createTokens } from "./tokens.ts";
 
 export { jsonResponse, readCapped } from "./http.ts";
 export { parseState } from "./state.ts";
@@ -432,8 +431,6 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const basePath = new URL(baseUrl).pathname;
   const clock = options.clock ?? Date.now;
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
-  const accessLifetime = options.accessTokenLifetimeMs;
-  const refreshLifetime = options.refreshTokenLifetimeMs;
   const limits = options.rateLimit === true ? {} : options.rateLimit || null;
   const limiter = limits === null ? undefined : new FailedLoginLimiter(
     limits.burst ?? 3,
@@ -466,145 +463,23 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     devices,
     accessTokens,
     refreshTokens,
-    loginTokens,
     randomString,
     changed,
     reportChanges,
     createUser,
     exportState,
   } = store;
+  const {
+    endDevice,
+    issue,
+    dropRefreshToken,
+    authenticate,
+    consumeLoginToken,
+    issueLoginToken,
+  } = createTokens(store, options);
   const casTickets = new Map<string, CasTicket>();
   const uiaSessions = new Map<string, UiaSession>();
   const log: RequestLogEntry[] = [];
-
-  /** A token shaped like Synapse's: `syt_<localpart>_<random>_<check>`. */
-  function newToken(prefix: string, userId: string): string {
-    const localpart = userId.slice(1, userId.indexOf(":"));
-    const encoded = btoa(localpart).replace(/=+$/, "").replaceAll("+", "-")
-      .replaceAll("/", "_");
-    return `${prefix}_${encoded}_${randomString(ALNUM, 20)}_${
-      randomString(ALNUM, 6)
-    }`;
-  }
-
-  // ---- tokens and devices ----
-
-  /** Ends every token of one device, and the device. */
-  function endDevice(userId: string, deviceId: string): void {
-    for (const [token, t] of accessTokens) {
-      if (t.userId === userId && t.deviceId === deviceId) {
-        accessTokens.delete(token);
-      }
-    }
-    for (const [token, t] of refreshTokens) {
-      if (t.userId === userId && t.deviceId === deviceId) {
-        refreshTokens.delete(token);
-      }
-    }
-    devices.delete(`${userId}|${deviceId}`);
-    changed();
-  }
-
-  /** Issues an access token, and a refresh token when `refreshable`. */
-  function issue(
-    userId: string,
-    deviceId: string,
-    refreshable: boolean,
-    refreshExpiresAt?: number,
-  ): { access: AccessToken; refresh?: RefreshToken; expiresInMs?: number } {
-    changed();
-    const now = clock();
-    const access: AccessToken = {
-      token: newToken("syt", userId),
-      userId,
-      deviceId,
-      used: false,
-    };
-    if (!refreshable || accessLifetime === undefined) {
-      accessTokens.set(access.token, access);
-      return { access };
-    }
-    const refreshEnd = refreshExpiresAt ??
-      (refreshLifetime === undefined ? undefined : now + refreshLifetime);
-    access.expiresAt = Math.min(now + accessLifetime, refreshEnd ?? Infinity);
-    const refresh: RefreshToken = {
-      token: newToken("syr", userId),
-      userId,
-      deviceId,
-      accessToken: access.token,
-      refreshed: false,
-    };
-    if (refreshEnd !== undefined) refresh.expiresAt = refreshEnd;
-    access.refreshToken = refresh.token;
-    accessTokens.set(access.token, access);
-    refreshTokens.set(refresh.token, refresh);
-    return { access, refresh, expiresInMs: access.expiresAt - now };
-  }
-
-  /** Drops a refresh token and the access token issued with it. */
-  function dropRefreshToken(token: string): void {
-    const refresh = refreshTokens.get(token);
-    if (!refresh) return;
-    refreshTokens.delete(token);
-    accessTokens.delete(refresh.accessToken);
-    changed();
-  }
-
-  /**
-   * The access token of a request. Only the `Authorization: Bearer` header is
-   * accepted. `allowExpired` is for logout, which Synapse allows with an
-   * expired token.
-   */
-  function authenticate(
-    request: Request,
-    url: URL,
-    allowExpired = false,
-  ): AccessToken {
-    if (url.searchParams.has("access_token")) {
-      throw new MatrixFailure(
-        401,
-        "M_MISSING_TOKEN",
-        "Access tokens in the query string are not accepted: send them in the Authorization header (Authorization: Bearer TOKEN)",
-      );
-    }
-    const header = request.headers.get("Authorization");
-    if (header === null) {
-      throw new MatrixFailure(401, "M_MISSING_TOKEN", "Missing access token");
-    }
-    const match = /^Bearer +(\S+)$/.exec(header);
-    if (!match) {
-      throw new MatrixFailure(
-        401,
-        "M_MISSING_TOKEN",
-        "Invalid Authorization header",
-      );
-    }
-    const token = accessTokens.get(match[1]);
-    if (!token) {
-      throw new MatrixFailure(
-        401,
-        "M_UNKNOWN_TOKEN",
-        "Invalid access token passed.",
-        { soft_logout: false },
-      );
-    }
-    if (
-      !allowExpired && token.expiresAt !== undefined &&
-      clock() >= token.expiresAt
-    ) {
-      throw new MatrixFailure(
-        401,
-        "M_UNKNOWN_TOKEN",
-        "Access token has expired",
-        { soft_logout: true },
-      );
-    }
-    if (!token.used) {
-      token.used = true;
-      changed(); // it decides whether the old refresh token still works
-    }
-    return token;
-  }
 
   // ---- login ----
 
@@ -781,45 +656,6 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       );
     }
     return user;
-  }
-
-  /**
-   * The user a login token belongs to; the token is spent. Unknown, used and
-   * expired tokens get the same answer, as on Synapse.
-   */
-  function consumeLoginToken(token: unknown): User {
-    if (token === undefined) {
-      throw new MatrixFailure(
-        400,
-        "M_MISSING_PARAM",
-        "Missing parameters for login type m.login.token: ['token']",
-      );
-    }
-    if (typeof token !== "string") {
-      throw new MatrixFailure(
-        400,
-        "M_INVALID_PARAM",
-        "Login parameter token should be a string",
-      );
-    }
-    const found = loginTokens.get(token);
-    if (found) {
-      loginTokens.delete(token);
-      changed();
-    }
-    const user = found && users.get(found.userId);
-    if (!found || !user || clock() >= found.expiresAt) {
-      throw new MatrixFailure(403, "M_FORBIDDEN", "Invalid login token");
-    }
-    return user;
-  }
-
-  /** Issues a login token for `m.login.token`. */
-  function issueLoginToken(userId: string, lifetimeMs: number): string {
-    const token = `syl_${randomString(ALNUM, 20)}_${randomString(ALNUM, 6)}`;
-    loginTokens.set(token, { token, userId, expiresAt: clock() + lifetimeMs });
-    changed();
-    return token;
   }
 
   /**
