@@ -123,6 +123,11 @@ import {
   withQueryParameter,
   withSlash,
 } from "./http.ts";
+import {
+  ADDRESS,
+  createRateLimits,
+  type RateLimitSettings,
+} from "./rate_limits.ts";
 import type { HomeserverState } from "./state.ts";
 import {
   ALNUM,
@@ -135,34 +140,10 @@ import {
 import { createTokens } from "./tokens.ts";
 
 export { jsonResponse, readCapped } from "./http.ts";
+export type { RateLimitSettings } from "./rate_limits.ts";
 export { parseState } from "./state.ts";
 export type { HomeserverState, StoredUser } from "./state.ts";
 export type { UserSpec } from "./store.ts";
-
-/** How logins are limited (Synapse's `rc_login`). */
-export interface RateLimitSettings {
-  /**
-   * Failed attempts per user allowed in a burst
-   * (`rc_login.failed_attempts`). Default: 3, as in Synapse.
-   */
-  burst?: number;
-  /** Failed attempts regained per second. Default: 0.17, as in Synapse. */
-  perSecond?: number;
-  /**
-   * Login attempts allowed from one address (`rc_login.address`), counted
-   * before anything else is checked. This server cannot see addresses: all
-   * its clients count as one, as on a loopback-only Synapse. Default:
-   * `{ burst: 5, perSecond: 0.003 }`, Synapse's, which refuses the 6th login
-   * in a row for about 5 minutes; raise it for a test suite, as one must for
-   * Synapse.
-   */
-  address?: { burst?: number; perSecond?: number };
-  /**
-   * Successful logins allowed per user (`rc_login.account`). Default:
-   * `{ burst: 5, perSecond: 0.003 }`, Synapse's.
-   */
-  account?: { burst?: number; perSecond?: number };
-}
 
 /** What {@linkcode createHomeserver} can be told. */
 export interface HomeserverOptions {
@@ -376,53 +357,9 @@ interface CasTicket {
   user: string;
 }
 
-/** The one client address this server knows of, for `rc_login.address`. */
-const ADDRESS = "client";
-
 /** A user-interactive authentication session of `POST /login/get_token`. */
 interface UiaSession {
   userId: string;
-}
-
-/**
- * A leaky bucket per key, as Synapse's `Ratelimiter`: for failed logins, and
- * for `get_token`.
- */
-class FailedLoginLimiter {
-  #levels = new Map<string, { level: number; at: number }>();
-  constructor(
-    readonly burst: number,
-    readonly perSecond: number,
-    readonly clock: () => number,
-  ) {}
-
-  #level(key: string): number {
-    const entry = this.#levels.get(key);
-    if (!entry) return 0;
-    const leaked = ((this.clock() - entry.at) / 1000) * this.perSecond;
-    return Math.max(0, entry.level - leaked);
-  }
-
-  /** Throws 429 when one more failed attempt would exceed the burst. */
-  check(key: string): void {
-    const level = this.#level(key);
-    if (level + 1 <= this.burst) return;
-    const retryAfterMs = Math.ceil(
-      ((level + 1 - this.burst) / this.perSecond) * 1000,
-    );
-    throw new MatrixFailure(
-      429,
-      "M_LIMIT_EXCEEDED",
-      "Too Many Requests",
-      { retry_after_ms: retryAfterMs },
-      { "Retry-After": String(Math.ceil(retryAfterMs / 1000)) },
-    );
-  }
-
-  /** Counts one failed attempt. */
-  record(key: string): void {
-    this.#levels.set(key, { level: this.#level(key) + 1, at: this.clock() });
-  }
 }
 /** Creates a homeserver with its state in memory. */
 export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
@@ -431,31 +368,12 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const basePath = new URL(baseUrl).pathname;
   const clock = options.clock ?? Date.now;
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
-  const limits = options.rateLimit === true ? {} : options.rateLimit || null;
-  const limiter = limits === null ? undefined : new FailedLoginLimiter(
-    limits.burst ?? 3,
-    limits.perSecond ?? 0.17,
-    clock,
-  );
   const ssoEnabled = options.sso ?? true;
   const loginTokenLifetime = options.loginTokenLifetimeMs ?? 120_000;
   const getTokenLifetime = options.getTokenLifetimeMs ?? 300_000;
   const ssoClientWhitelist = options.ssoClientWhitelist ?? LOOPBACK_CLIENTS;
-  const addressLimiter = limits === null ? undefined : new FailedLoginLimiter(
-    limits.address?.burst ?? 5,
-    limits.address?.perSecond ?? 0.003,
-    clock,
-  );
-  const accountLimiter = limits === null ? undefined : new FailedLoginLimiter(
-    limits.account?.burst ?? 5,
-    limits.account?.perSecond ?? 0.003,
-    clock,
-  );
-  // Synapse allows one get_token a minute per user (not configurable); like
-  // the failed-login limit, it applies here only when rate limits are on.
-  const getTokenLimiter = limits === null
-    ? undefined
-    : new FailedLoginLimiter(1, 1 / 60, clock);
+  const { limiter, addressLimiter, accountLimiter, getTokenLimiter } =
+    createRateLimits(options.rateLimit, clock);
 
   const store = createStore(options, serverName, clock);
   const {
