@@ -124,6 +124,7 @@ import {
   withSlash,
 } from "./http.ts";
 import { createLogin } from "./login.ts";
+import { createRefresh } from "./refresh.ts";
 import { createRateLimits, type RateLimitSettings } from "./rate_limits.ts";
 import type { HomeserverState } from "./state.ts";
 import { ALNUM, createStore, type User, type UserSpec } from "./store.ts";
@@ -343,8 +344,6 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const {
     users,
     devices,
-    accessTokens,
-    refreshTokens,
     randomString,
     changed,
     reportChanges,
@@ -352,65 +351,14 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     exportState,
   } = store;
   const tokens = createTokens(store, options);
-  const { endDevice, issue, dropRefreshToken, authenticate, issueLoginToken } =
-    tokens;
+  const { endDevice, authenticate, issueLoginToken } = tokens;
   const casTickets = new Map<string, CasTicket>();
   const uiaSessions = new Map<string, UiaSession>();
   const log: RequestLogEntry[] = [];
 
   const { login, checkPassword } = createLogin(store, tokens, limits, baseUrl);
 
-  // ---- refresh ----
-
-  function refresh(body: Record<string, unknown>): Record<string, unknown> {
-    const token = body.refresh_token;
-    if (typeof token !== "string") {
-      throw new MatrixFailure(
-        400,
-        "M_INVALID_PARAM",
-        "Invalid param: refresh_token",
-      );
-    }
-    const old = refreshTokens.get(token);
-    if (!old) {
-      throw new MatrixFailure(
-        401,
-        "M_UNKNOWN_TOKEN",
-        "refresh token does not exist",
-      );
-    }
-    const next = old.next === undefined
-      ? undefined
-      : refreshTokens.get(old.next);
-    if (
-      next &&
-      (next.refreshed || accessTokens.get(next.accessToken)?.used === true)
-    ) {
-      throw new MatrixFailure(
-        403,
-        "M_FORBIDDEN",
-        "refresh token isn't valid anymore",
-      );
-    }
-    if (old.expiresAt !== undefined && clock() >= old.expiresAt) {
-      throw new MatrixFailure(
-        403,
-        "M_FORBIDDEN",
-        "The supplied refresh token has expired",
-      );
-    }
-    // A repeated refresh replaces the unused pair the last one gave.
-    if (next) dropRefreshToken(next.token);
-    const pair = issue(old.userId, old.deviceId, true, old.expiresAt);
-    old.refreshed = true;
-    old.next = pair.refresh!.token;
-    changed();
-    return {
-      access_token: pair.access.token,
-      refresh_token: pair.refresh!.token,
-      expires_in_ms: pair.expiresInMs,
-    };
-  }
+  const refresh = createRefresh(store, tokens);
 
   // ---- get_token (login with an existing session) ----
 
