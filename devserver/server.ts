@@ -113,7 +113,6 @@ import {
   escapeHtml,
   formEncode,
   htmlResponse,
-  isObject,
   jsonResponse,
   MatrixFailure,
   readBody,
@@ -127,8 +126,9 @@ import { createLogin } from "./login.ts";
 import { createRefresh } from "./refresh.ts";
 import { createRateLimits, type RateLimitSettings } from "./rate_limits.ts";
 import type { HomeserverState } from "./state.ts";
-import { ALNUM, createStore, type User, type UserSpec } from "./store.ts";
+import { ALNUM, createStore, type UserSpec } from "./store.ts";
 import { createTokens } from "./tokens.ts";
+import { createGetToken } from "./uia.ts";
 
 export { jsonResponse, readCapped } from "./http.ts";
 export type { RateLimitSettings } from "./rate_limits.ts";
@@ -321,11 +321,6 @@ interface CasTicket {
   /** The CAS user name. */
   user: string;
 }
-
-/** A user-interactive authentication session of `POST /login/get_token`. */
-interface UiaSession {
-  userId: string;
-}
 /** Creates a homeserver with its state in memory. */
 export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const serverName = options.serverName ?? "localhost:8008";
@@ -338,7 +333,6 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const getTokenLifetime = options.getTokenLifetimeMs ?? 300_000;
   const ssoClientWhitelist = options.ssoClientWhitelist ?? LOOPBACK_CLIENTS;
   const limits = createRateLimits(options.rateLimit, clock);
-  const { getTokenLimiter } = limits;
 
   const store = createStore(options, serverName, clock);
   const {
@@ -353,119 +347,17 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const tokens = createTokens(store, options);
   const { endDevice, authenticate, issueLoginToken } = tokens;
   const casTickets = new Map<string, CasTicket>();
-  const uiaSessions = new Map<string, UiaSession>();
   const log: RequestLogEntry[] = [];
 
-  const { login, checkPassword } = createLogin(store, tokens, limits, baseUrl);
+  const login = createLogin(store, tokens, limits, baseUrl);
 
   const refresh = createRefresh(store, tokens);
 
-  // ---- get_token (login with an existing session) ----
-
-  /**
-   * `POST /login/get_token`. Synapse (with `require_ui_auth`) asks for the
-   * password each time, through user-interactive authentication: without
-   * `auth`, a 401 with the flows and a session; with it, a login token.
-   */
-  async function getToken(
-    request: Request,
-    url: URL,
-  ): Promise<Record<string, unknown>> {
-    // The access token first, then the body, as Synapse does.
-    const { userId } = authenticate(request, url);
-    const body = await json(request);
-    const user = users.get(userId)!;
-    const auth = body.auth;
-    if (auth === undefined) throw uiaChallenge(user, newUiaSession(userId));
-    if (!isObject(auth)) {
-      throw new MatrixFailure(400, "M_BAD_JSON", "auth must be an object");
-    }
-    const sessionId = auth.session;
-    const session = typeof sessionId === "string"
-      ? uiaSessions.get(sessionId)
-      : undefined;
-    if (typeof sessionId !== "string" || !session) {
-      throw new MatrixFailure(
-        400,
-        "M_UNKNOWN",
-        "Unknown session ID: start again with a request without auth",
-      );
-    }
-    if (session.userId !== userId) {
-      throw new MatrixFailure(403, "M_FORBIDDEN", "Invalid auth");
-    }
-    if (auth.type !== "m.login.password") {
-      // The only stage that can be completed here; Synapse's m.login.sso
-      // stage needs its fallback web page, which this server does not have.
-      throw uiaChallenge(user, sessionId, {
-        errcode: "M_UNRECOGNIZED",
-        error: `Unsupported auth type ${
-          JSON.stringify(auth.type)
-        }: this server completes only m.login.password`,
-      });
-    }
-    let authenticated: User;
-    try {
-      authenticated = checkPassword(auth);
-    } catch (error) {
-      // A failed stage: the challenge again, with the error merged in.
-      if (error instanceof MatrixFailure && error.status === 403) {
-        throw uiaChallenge(user, sessionId, {
-          errcode: error.errcode,
-          error: error.message,
-        });
-      }
-      throw error;
-    }
-    if (authenticated.userId !== userId) {
-      throw new MatrixFailure(403, "M_FORBIDDEN", "Invalid auth");
-    }
-    // Each token needs a fresh consent (the specification: always re-prompt).
-    uiaSessions.delete(sessionId);
-    // After user-interactive authentication, as Synapse does.
-    getTokenLimiter?.check(userId);
-    getTokenLimiter?.record(userId);
-    return {
-      login_token: issueLoginToken(userId, getTokenLifetime),
-      // Synapse still sends MSC3882's unstable field, in seconds.
-      expires_in: Math.floor(getTokenLifetime / 1000),
-      expires_in_ms: getTokenLifetime,
-    };
-  }
-
-  function newUiaSession(userId: string): string {
-    const id = randomString(ALNUM, 24);
-    uiaSessions.set(id, { userId });
-    return id;
-  }
-
-  /**
-   * The 401 user-interactive authentication answer: the user's flows (a
-   * password stage when the user has a password, an SSO stage once the
-   * user has signed in through CAS), and, after a failed stage,
-   * `completed` and the stage's error.
-   */
-  function uiaChallenge(
-    user: User,
-    session: string,
-    failure?: Record<string, unknown>,
-  ): MatrixFailure {
-    const flows: { stages: string[] }[] = [];
-    if (user.password !== undefined) {
-      flows.push({ stages: ["m.login.password"] });
-    }
-    if (user.sso && ssoEnabled) flows.push({ stages: ["m.login.sso"] });
-    const body: Record<string, unknown> = { flows, params: {}, session };
-    if (failure) Object.assign(body, { completed: [] }, failure);
-    return new MatrixFailure(
-      401,
-      String(failure?.errcode ?? ""),
-      String(failure?.error ?? ""),
-      body,
-      {},
-      true,
-    );
-  }
+  const getToken = createGetToken(store, tokens, login, limits, {
+    getTokenLifetime,
+    ssoEnabled,
+    maxBodyBytes,
+  });
 
   // ---- single sign-on through CAS ----
 
@@ -717,7 +609,7 @@ or was issued for another address.</p>
     {
       method: "POST",
       pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
-      run: async (request) => login(await json(request)),
+      run: async (request) => login.login(await json(request)),
     },
     {
       // v1 only, as on Synapse (v3 is a 404).
