@@ -111,19 +111,14 @@
 import { type CasAccount, createCasProvider } from "./cas.ts";
 import {
   CORS,
-  escapeHtml,
-  formEncode,
-  htmlResponse,
   jsonResponse,
   MatrixFailure,
   readJsonObject,
-  redirect,
-  requiredQuery,
-  withQueryParameter,
   withSlash,
 } from "./http.ts";
 import { createLogin } from "./login.ts";
 import { createRefresh } from "./refresh.ts";
+import { CAS_IDP, createSso } from "./sso.ts";
 import { createRateLimits, type RateLimitSettings } from "./rate_limits.ts";
 import type { HomeserverState } from "./state.ts";
 import { createStore, type UserSpec } from "./store.ts";
@@ -315,22 +310,19 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const clock = options.clock ?? Date.now;
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const ssoEnabled = options.sso ?? true;
-  const loginTokenLifetime = options.loginTokenLifetimeMs ?? 120_000;
   const getTokenLifetime = options.getTokenLifetimeMs ?? 300_000;
-  const ssoClientWhitelist = options.ssoClientWhitelist ?? LOOPBACK_CLIENTS;
   const limits = createRateLimits(options.rateLimit, clock);
 
   const store = createStore(options, serverName, clock);
   const {
     users,
     devices,
-    changed,
     reportChanges,
     createUser,
     exportState,
   } = store;
   const tokens = createTokens(store, options);
-  const { endDevice, authenticate, issueLoginToken } = tokens;
+  const { endDevice, authenticate } = tokens;
   const log: RequestLogEntry[] = [];
 
   const login = createLogin(store, tokens, limits, baseUrl);
@@ -343,91 +335,15 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     maxBodyBytes,
   });
 
-  const { validateTicket, casLoginPage, casLoginSubmit, casValidate } =
-    createCasProvider(store, baseUrl, maxBodyBytes, options);
-
-  // ---- single sign-on through CAS ----
-
-  /** The `service` URL the homeserver gives CAS, as Synapse builds it. */
-  function casService(redirectUrl: string): string {
-    return `${baseUrl}_matrix/client/r0/login/cas/ticket?${
-      formEncode([["redirectUrl", redirectUrl]])
-    }`;
-  }
-
-  /**
-   * `GET /login/sso/redirect[/{idpId}]` and `/login/cas/redirect`: 302 to
-   * the CAS login page.
-   */
-  function ssoRedirect(url: URL, idpId?: string): Response {
-    const redirectUrl = requiredQuery(url, "redirectUrl");
-    if (idpId !== undefined && idpId !== CAS_IDP.id) {
-      throw new MatrixFailure(404, "M_NOT_FOUND", "Unknown identity provider");
-    }
-    return redirect(
-      `${baseUrl}cas/login?${
-        formEncode([["service", casService(redirectUrl)]])
-      }`,
-    );
-  }
-
-  /**
-   * `GET /login/cas/ticket`: checks the ticket with the identity provider,
-   * creates the user on first sign-in, and hands the client a login token.
-   */
-  function casTicket(url: URL): Response {
-    const redirectUrl = requiredQuery(url, "redirectUrl");
-    const ticket = requiredQuery(url, "ticket");
-    const casUser = validateTicket(ticket, casService(redirectUrl));
-    if (casUser === undefined) {
-      return htmlResponse(
-        401,
-        "Single sign-on failed",
-        `<p>The CAS ticket was not recognised: it is unknown, was already used,
-or was issued for another address.</p>
-<p>Go back to your application and sign in again.</p>`,
-      );
-    }
-    const userId = ssoUser(casUser);
-    const token = issueLoginToken(userId, loginTokenLifetime);
-    const target = withQueryParameter(redirectUrl, "loginToken", token);
-    if (ssoClientWhitelist.some((prefix) => redirectUrl.startsWith(prefix))) {
-      return redirect(target);
-    }
-    if (/^\s*(javascript|data|vbscript):/i.test(redirectUrl)) {
-      return htmlResponse(
-        400,
-        "Single sign-on failed",
-        "<p>The application gave an address this server will not link to.</p>",
-      );
-    }
-    return htmlResponse(
-      200,
-      "Continue to your account",
-      `<p>Continuing will grant <code>${
-        escapeHtml(redirectUrl.replace(/[?#].*$/s, ""))
-      }</code> access to your account <code>${escapeHtml(userId)}</code>.</p>
-<p><a class="button" href="${escapeHtml(target)}">Continue</a></p>`,
-    );
-  }
-
-  /**
-   * The Matrix user for a CAS user: the name mapped to a localpart as
-   * Synapse maps it; an existing user is taken over (Synapse's
-   * "grandfathering"), a new one created without a password.
-   */
-  function ssoUser(casUser: string): string {
-    const localpart = mxidLocalpart(casUser);
-    const userId = `@${localpart}:${serverName}`;
-    const user = users.get(userId);
-    if (!user) {
-      createUser({ localpart, sso: true });
-    } else if (!user.sso) {
-      user.sso = true;
-      changed();
-    }
-    return userId;
-  }
+  const cas = createCasProvider(store, baseUrl, maxBodyBytes, options);
+  const { casLoginPage, casLoginSubmit, casValidate } = cas;
+  const { ssoRedirect, casTicket } = createSso(
+    store,
+    tokens,
+    cas,
+    baseUrl,
+    options,
+  );
 
   // ---- routing ----
 
@@ -646,33 +562,4 @@ or was issued for another address.</p>
         })
         .sort((a, b) => a.deviceId.localeCompare(b.deviceId)),
   };
-}
-
-/** The identity provider `m.login.sso` lists: Synapse's CAS defaults. */
-const CAS_IDP = { id: "cas", name: "CAS" };
-
-/** Loopback clients, redirected to without a confirmation page. */
-const LOOPBACK_CLIENTS = [
-  "http://localhost:",
-  "http://localhost/",
-  "http://127.0.0.1:",
-  "http://127.0.0.1/",
-  "http://[::1]:",
-  "http://[::1]/",
-];
-
-/**
- * A CAS user name as a Matrix localpart, as Synapse's
- * `map_username_to_mxid_localpart` makes it: lower case, each byte outside
- * `a-z 0-9 _ - . / +` as `=` and two hex digits, a leading `_` as `=5f`.
- */
-function mxidLocalpart(username: string): string {
-  let out = "";
-  for (const byte of new TextEncoder().encode(username.toLowerCase())) {
-    const c = String.fromCharCode(byte);
-    out += /[a-z0-9_\-./+]/.test(c)
-      ? c
-      : "=" + byte.toString(16).padStart(2, "0");
-  }
-  return out.replace(/^_/, "=5f");
 }
