@@ -109,15 +109,10 @@
  */
 
 import { type CasAccount, createCasProvider } from "./cas.ts";
-import {
-  CORS,
-  jsonResponse,
-  MatrixFailure,
-  readJsonObject,
-  withSlash,
-} from "./http.ts";
+import { readJsonObject, withSlash } from "./http.ts";
 import { createLogin } from "./login.ts";
 import { createRefresh } from "./refresh.ts";
+import { type RequestLogEntry, respond, type Route } from "./routes.ts";
 import { CAS_IDP, createSso } from "./sso.ts";
 import { createRateLimits, type RateLimitSettings } from "./rate_limits.ts";
 import type { HomeserverState } from "./state.ts";
@@ -128,6 +123,7 @@ import { createGetToken } from "./uia.ts";
 export type { CasAccount } from "./cas.ts";
 export { jsonResponse, readCapped } from "./http.ts";
 export type { RateLimitSettings } from "./rate_limits.ts";
+export type { RequestLogEntry } from "./routes.ts";
 export { parseState } from "./state.ts";
 export type { HomeserverState, StoredUser } from "./state.ts";
 export type { UserSpec } from "./store.ts";
@@ -229,16 +225,6 @@ export interface HomeserverOptions {
    * devices or tokens, so that the state can be saved.
    */
   onChange?: () => void;
-}
-
-/** One answered request, without secrets: no tokens, no passwords, no query. */
-export interface RequestLogEntry {
-  method: string;
-  /** The URL path, without the query string. */
-  path: string;
-  status: number;
-  /** The Matrix error code, when the answer was an error. */
-  errcode?: string;
 }
 
 /** A device of a user, as a test may want to see it. */
@@ -347,16 +333,6 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
 
   // ---- routing ----
 
-  /** A route's `run` answers a JSON body, or a whole `Response`. */
-  type Route = {
-    method: string;
-    pattern: RegExp;
-    run: (
-      request: Request,
-      url: URL,
-      match: RegExpExecArray,
-    ) => Promise<unknown> | unknown;
-  };
   const json = (request: Request) => readJsonObject(request, maxBodyBytes);
   const routes: Route[] = [
     {
@@ -476,61 +452,8 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     ];
   }
 
-  async function answer(request: Request, url: URL): Promise<Response> {
-    let path = url.pathname;
-    if (basePath !== "/" && path.startsWith(basePath)) {
-      path = path.slice(basePath.length - 1);
-    }
-    if (request.method === "OPTIONS") {
-      return new Response(null, { status: 204, headers: CORS });
-    }
-    const matching = routes.filter((r) => r.pattern.test(path));
-    if (matching.length === 0) {
-      throw new MatrixFailure(404, "M_UNRECOGNIZED", "Unrecognized request");
-    }
-    const route = matching.find((r) => r.method === request.method);
-    if (!route) {
-      throw new MatrixFailure(405, "M_UNRECOGNIZED", "Unrecognized request");
-    }
-    const result = await route.run(request, url, route.pattern.exec(path)!);
-    return result instanceof Response ? result : jsonResponse(200, result);
-  }
-
   async function handler(request: Request): Promise<Response> {
-    let url: URL;
-    try {
-      url = new URL(request.url);
-    } catch {
-      url = new URL("http://invalid/");
-    }
-    let response: Response;
-    const entry: RequestLogEntry = {
-      method: request.method,
-      path: url.pathname,
-      status: 0,
-    };
-    try {
-      response = await answer(request, url);
-    } catch (error) {
-      const failure = error instanceof MatrixFailure
-        ? error
-        : new MatrixFailure(
-          500,
-          "M_UNKNOWN",
-          "Internal server error",
-        );
-      response = jsonResponse(
-        failure.status,
-        failure.bodyOnly ? failure.extra : {
-          errcode: failure.errcode,
-          error: failure.message,
-          ...failure.extra,
-        },
-        failure.headers,
-      );
-      if (failure.errcode) entry.errcode = failure.errcode;
-    }
-    entry.status = response.status;
+    const { response, entry } = await respond(routes, basePath, request);
     log.push(entry);
     reportChanges();
     options.onRequest?.(entry);
