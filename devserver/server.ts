@@ -105,16 +105,26 @@
  * State lives in memory; {@linkcode Homeserver.exportState}, the `state`
  * option and `onChange` let a caller keep it in a file (`state_file.ts`).
  *
+ * The code is split along the server's parts: `store.ts` holds users,
+ * devices and tokens (saved and read back in the format of `state.ts`),
+ * `tokens.ts` issues and checks tokens, `login.ts`, `refresh.ts` and
+ * `uia.ts` (`get_token` and its user-interactive authentication) answer
+ * their endpoints, `rate_limits.ts` holds the limiters, `sso.ts` single
+ * sign-on and `cas.ts` the CAS identity provider, `routes.ts` finds a
+ * request's route and turns failures into Matrix errors, and `http.ts`
+ * reads requests and writes answers. This file holds the options, the
+ * route table and the public API.
+ *
  * @module
  */
 
 import { type CasAccount, createCasProvider } from "./cas.ts";
 import { readJsonObject, withSlash } from "./http.ts";
 import { createLogin } from "./login.ts";
+import { createRateLimits, type RateLimitSettings } from "./rate_limits.ts";
 import { createRefresh } from "./refresh.ts";
 import { type RequestLogEntry, respond, type Route } from "./routes.ts";
 import { CAS_IDP, createSso } from "./sso.ts";
-import { createRateLimits, type RateLimitSettings } from "./rate_limits.ts";
 import type { HomeserverState } from "./state.ts";
 import { createStore, type UserSpec } from "./store.ts";
 import { createTokens } from "./tokens.ts";
@@ -288,6 +298,7 @@ const VERSIONS = [
   "v1.11",
   "v1.12",
 ];
+
 /** Creates a homeserver with its state in memory. */
 export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const serverName = options.serverName ?? "localhost:8008";
@@ -297,30 +308,26 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const ssoEnabled = options.sso ?? true;
   const getTokenLifetime = options.getTokenLifetimeMs ?? 300_000;
-  const limits = createRateLimits(options.rateLimit, clock);
-
-  const store = createStore(options, serverName, clock);
-  const {
-    users,
-    devices,
-    reportChanges,
-    createUser,
-    exportState,
-  } = store;
-  const tokens = createTokens(store, options);
-  const { endDevice, authenticate } = tokens;
   const log: RequestLogEntry[] = [];
 
-  const login = createLogin(store, tokens, limits, baseUrl);
+  // Users, devices and tokens (store.ts), token issuing and checking
+  // (tokens.ts), and the limits of rc_login and get_token (rate_limits.ts).
+  const store = createStore(options, serverName, clock);
+  const { users, devices, reportChanges, createUser, exportState } = store;
+  const tokens = createTokens(store, options);
+  const { endDevice, authenticate } = tokens;
+  const limits = createRateLimits(options.rateLimit, clock);
 
+  // What the routes below answer with: login.ts, refresh.ts, uia.ts
+  // (get_token), cas.ts (the identity provider) and sso.ts.
+  const logins = createLogin(store, tokens, limits, baseUrl);
+  const { login } = logins;
   const refresh = createRefresh(store, tokens);
-
-  const getToken = createGetToken(store, tokens, login, limits, {
+  const getToken = createGetToken(store, tokens, logins, limits, {
     getTokenLifetime,
     ssoEnabled,
     maxBodyBytes,
   });
-
   const cas = createCasProvider(store, baseUrl, maxBodyBytes, options);
   const { casLoginPage, casLoginSubmit, casValidate } = cas;
   const { ssoRedirect, casTicket } = createSso(
@@ -366,7 +373,7 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     {
       method: "POST",
       pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
-      run: async (request) => login.login(await json(request)),
+      run: async (request) => login(await json(request)),
     },
     {
       // v1 only, as on Synapse (v3 is a 404).

@@ -1,7 +1,7 @@
 /**
  * Token issuing and checking of the development homeserver
- * ({@linkcode createTokens}): access tokens (with refresh tokens when the
- * client asks and they expire), the `Authorization: Bearer` check of a
+ * ({@linkcode createTokens}): access tokens (and refresh tokens, when the
+ * client asks and access tokens expire), the `Authorization: Bearer` check of a
  * request, single-use login tokens for `m.login.token`, and the end of a
  * device with its tokens (logout, or a new login as that device).
  *

@@ -1,10 +1,10 @@
 /**
  * User-interactive authentication of the development homeserver, for the one
- * endpoint that asks for it: `POST /login/get_token` ({@linkcode createGetToken}),
- * which, as Synapse's `require_ui_auth: true`, asks for the password each
- * time (a 401 challenge with the user's flows and a session, then a login
- * token once the password stage is completed), one token a minute per user
- * when rate limits are on.
+ * endpoint that asks for it: `POST /login/get_token`
+ * ({@linkcode createGetToken}), which, as Synapse's `require_ui_auth: true`,
+ * asks for the password each time (a 401 challenge with the user's flows and
+ * a session, then a login token once the password stage is completed), one
+ * token a minute per user when rate limits are on.
  *
  * @module
  */
