@@ -1,0 +1,133 @@
+/**
+ * The development homeserver's saved state, {@linkcode HomeserverState}: what
+ * `Homeserver.exportState` gives and the `state` option takes back (users,
+ * devices and tokens, as `state_file.ts` keeps them in a file), and
+ * {@linkcode parseState}, which checks one read back before it is used.
+ *
+ * @module
+ */
+import { isObject } from "./http.ts";
+
+/**
+ * What survives a restart: users, devices, access, refresh and login tokens
+ * (and the random generator's position, so that a seeded server does not
+ * hand out the same tokens again). CAS tickets and user-interactive
+ * authentication sessions live for seconds and are not kept. It holds
+ * secrets: store it where only its owner can read it.
+ */
+export interface HomeserverState {
+  format: "matrixlib-devserver-state";
+  version: 1;
+  users: StoredUser[];
+  devices: { userId: string; deviceId: string; displayName?: string }[];
+  accessTokens: {
+    token: string;
+    userId: string;
+    deviceId: string;
+    expiresAt?: number;
+    refreshToken?: string;
+    used: boolean;
+  }[];
+  refreshTokens: {
+    token: string;
+    userId: string;
+    deviceId: string;
+    expiresAt?: number;
+    accessToken: string;
+    next?: string;
+    refreshed: boolean;
+  }[];
+  loginTokens: { token: string; userId: string; expiresAt: number }[];
+  /** The seeded random generator's position, when there is a seed. */
+  random?: number;
+}
+
+/** A user as {@linkcode HomeserverState} keeps it. */
+export interface StoredUser {
+  localpart: string;
+  /** Absent for users created by single sign-on. */
+  password?: string;
+  emails: string[];
+  phones: string[];
+  /** Whether the user has signed in through CAS (Synapse's external ID). */
+  sso: boolean;
+}
+
+/**
+ * `value` as a {@linkcode HomeserverState}, checked; throws a TypeError
+ * naming the first thing wrong, so that a damaged file is reported, not
+ * half read.
+ */
+export function parseState(value: unknown): HomeserverState {
+  checkState(value);
+  return value;
+}
+
+/**
+ * Checks that `state` is a {@linkcode HomeserverState}; throws a TypeError
+ * naming the first thing wrong.
+ */
+export function checkState(state: unknown): asserts state is HomeserverState {
+  const fail = (what: string): never => {
+    throw new TypeError(`Invalid homeserver state: ${what}`);
+  };
+  if (!isObject(state) || state.format !== "matrixlib-devserver-state") {
+    fail('not a development homeserver state (no "format" marker)');
+  }
+  const s = state as Record<string, unknown>;
+  if (s.version !== 1) fail(`version ${JSON.stringify(s.version)}, expected 1`);
+  const list = (key: string, fields: Record<string, string>) => {
+    const value = s[key];
+    if (!Array.isArray(value)) fail(`${key} must be an array`);
+    (value as unknown[]).forEach((item, i) => {
+      if (!isObject(item)) fail(`${key}[${i}] must be an object`);
+      for (const [field, type] of Object.entries(fields)) {
+        const optional = type.endsWith("?");
+        const v = (item as Record<string, unknown>)[field];
+        if (optional && v === undefined) continue;
+        const want = type.replace("?", "");
+        const ok = want === "string[]"
+          ? Array.isArray(v) && v.every((x) => typeof x === "string")
+          : kindOf(v) === want;
+        if (!ok) fail(`${key}[${i}].${field} must be ${want}`);
+      }
+    });
+  };
+  list("users", {
+    localpart: "string",
+    password: "string?",
+    emails: "string[]",
+    phones: "string[]",
+    sso: "boolean",
+  });
+  const owner = { userId: "string", deviceId: "string" };
+  list("devices", { ...owner, displayName: "string?" });
+  list("accessTokens", {
+    token: "string",
+    ...owner,
+    expiresAt: "number?",
+    refreshToken: "string?",
+    used: "boolean",
+  });
+  list("refreshTokens", {
+    token: "string",
+    ...owner,
+    expiresAt: "number?",
+    accessToken: "string",
+    next: "string?",
+    refreshed: "boolean",
+  });
+  list("loginTokens", {
+    token: "string",
+    userId: "string",
+    expiresAt: "number",
+  });
+  if (s.random !== undefined && typeof s.random !== "number") {
+    fail("random must be a number");
+  }
+}
+
+/** `typeof`, as a plain string to compare with a wanted kind. */
+function kindOf(v: unknown): string {
+  return typeof v;
+}

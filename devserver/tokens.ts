@@ -1,0 +1,250 @@
+/**
+ * Token issuing and checking of the development homeserver
+ * ({@linkcode createTokens}): access tokens (and refresh tokens, when the
+ * client asks and access tokens expire), the `Authorization: Bearer` check of a
+ * request, single-use login tokens for `m.login.token`, and the end of a
+ * device with its tokens (logout, or a new login as that device).
+ *
+ * @module
+ */
+import { MatrixFailure } from "./http.ts";
+import {
+  type AccessToken,
+  ALNUM,
+  type RefreshToken,
+  type Store,
+  type User,
+} from "./store.ts";
+
+/** The options {@linkcode createTokens} reads (see `HomeserverOptions`). */
+export interface TokenOptions {
+  /**
+   * How long an access token lives, for clients that ask for a refresh
+   * token; without it, no refresh tokens and tokens never expire.
+   */
+  accessTokenLifetimeMs?: number;
+  /** How long a refresh token lives; without it, forever. */
+  refreshTokenLifetimeMs?: number;
+}
+
+/** What {@linkcode Tokens.issue} gave. */
+export interface IssuedTokens {
+  access: AccessToken;
+  refresh?: RefreshToken;
+  expiresInMs?: number;
+}
+
+/** Issues, checks and ends the tokens of a {@linkcode Store}. */
+export interface Tokens {
+  /** Ends every token of one device, and the device. */
+  endDevice(userId: string, deviceId: string): void;
+  /** Issues an access token, and a refresh token when `refreshable`. */
+  issue(
+    userId: string,
+    deviceId: string,
+    refreshable: boolean,
+    refreshExpiresAt?: number,
+  ): IssuedTokens;
+  /** Drops a refresh token and the access token issued with it. */
+  dropRefreshToken(token: string): void;
+  /**
+   * The access token of a request, from `Authorization: Bearer` only.
+   * `allowExpired` is for logout.
+   */
+  authenticate(request: Request, url: URL, allowExpired?: boolean): AccessToken;
+  /** The user a login token belongs to; the token is spent. */
+  consumeLoginToken(token: unknown): User;
+  /** Issues a login token for `m.login.token`. */
+  issueLoginToken(userId: string, lifetimeMs: number): string;
+}
+
+/** Token issuing and checking for `store`, with the lifetimes of `options`. */
+export function createTokens(store: Store, options: TokenOptions): Tokens {
+  const accessLifetime = options.accessTokenLifetimeMs;
+  const refreshLifetime = options.refreshTokenLifetimeMs;
+  const {
+    users,
+    devices,
+    accessTokens,
+    refreshTokens,
+    loginTokens,
+    clock,
+    changed,
+    randomString,
+  } = store;
+
+  /** A token shaped like Synapse's: `syt_<localpart>_<random>_<check>`. */
+  function newToken(prefix: string, userId: string): string {
+    const localpart = userId.slice(1, userId.indexOf(":"));
+    const encoded = btoa(localpart).replace(/=+$/, "").replaceAll("+", "-")
+      .replaceAll("/", "_");
+    return `${prefix}_${encoded}_${randomString(ALNUM, 20)}_${
+      randomString(ALNUM, 6)
+    }`;
+  }
+
+  /** Ends every token of one device, and the device. */
+  function endDevice(userId: string, deviceId: string): void {
+    for (const [token, t] of accessTokens) {
+      if (t.userId === userId && t.deviceId === deviceId) {
+        accessTokens.delete(token);
+      }
+    }
+    for (const [token, t] of refreshTokens) {
+      if (t.userId === userId && t.deviceId === deviceId) {
+        refreshTokens.delete(token);
+      }
+    }
+    devices.delete(`${userId}|${deviceId}`);
+    changed();
+  }
+
+  /** Issues an access token, and a refresh token when `refreshable`. */
+  function issue(
+    userId: string,
+    deviceId: string,
+    refreshable: boolean,
+    refreshExpiresAt?: number,
+  ): IssuedTokens {
+    changed();
+    const now = clock();
+    const access: AccessToken = {
+      token: newToken("syt", userId),
+      userId,
+      deviceId,
+      used: false,
+    };
+    if (!refreshable || accessLifetime === undefined) {
+      accessTokens.set(access.token, access);
+      return { access };
+    }
+    const refreshEnd = refreshExpiresAt ??
+      (refreshLifetime === undefined ? undefined : now + refreshLifetime);
+    access.expiresAt = Math.min(now + accessLifetime, refreshEnd ?? Infinity);
+    const refresh: RefreshToken = {
+      token: newToken("syr", userId),
+      userId,
+      deviceId,
+      accessToken: access.token,
+      refreshed: false,
+    };
+    if (refreshEnd !== undefined) refresh.expiresAt = refreshEnd;
+    access.refreshToken = refresh.token;
+    accessTokens.set(access.token, access);
+    refreshTokens.set(refresh.token, refresh);
+    return { access, refresh, expiresInMs: access.expiresAt - now };
+  }
+
+  /** Drops a refresh token and the access token issued with it. */
+  function dropRefreshToken(token: string): void {
+    const refresh = refreshTokens.get(token);
+    if (!refresh) return;
+    refreshTokens.delete(token);
+    accessTokens.delete(refresh.accessToken);
+    changed();
+  }
+
+  /**
+   * The access token of a request. Only the `Authorization: Bearer` header is
+   * accepted. `allowExpired` is for logout, which Synapse allows with an
+   * expired token.
+   */
+  function authenticate(
+    request: Request,
+    url: URL,
+    allowExpired = false,
+  ): AccessToken {
+    if (url.searchParams.has("access_token")) {
+      throw new MatrixFailure(
+        401,
+        "M_MISSING_TOKEN",
+        "Access tokens in the query string are not accepted: send them in the Authorization header (Authorization: Bearer TOKEN)",
+      );
+    }
+    const header = request.headers.get("Authorization");
+    if (header === null) {
+      throw new MatrixFailure(401, "M_MISSING_TOKEN", "Missing access token");
+    }
+    const match = /^Bearer +(\S+)$/.exec(header);
+    if (!match) {
+      throw new MatrixFailure(
+        401,
+        "M_MISSING_TOKEN",
+        "Invalid Authorization header",
+      );
+    }
+    const token = accessTokens.get(match[1]);
+    if (!token) {
+      throw new MatrixFailure(
+        401,
+        "M_UNKNOWN_TOKEN",
+        "Invalid access token passed.",
+        { soft_logout: false },
+      );
+    }
+    if (
+      !allowExpired && token.expiresAt !== undefined &&
+      clock() >= token.expiresAt
+    ) {
+      throw new MatrixFailure(
+        401,
+        "M_UNKNOWN_TOKEN",
+        "Access token has expired",
+        { soft_logout: true },
+      );
+    }
+    if (!token.used) {
+      token.used = true;
+      changed(); // it decides whether the old refresh token still works
+    }
+    return token;
+  }
+
+  /**
+   * The user a login token belongs to; the token is spent. Unknown, used and
+   * expired tokens get the same answer, as on Synapse.
+   */
+  function consumeLoginToken(token: unknown): User {
+    if (token === undefined) {
+      throw new MatrixFailure(
+        400,
+        "M_MISSING_PARAM",
+        "Missing parameters for login type m.login.token: ['token']",
+      );
+    }
+    if (typeof token !== "string") {
+      throw new MatrixFailure(
+        400,
+        "M_INVALID_PARAM",
+        "Login parameter token should be a string",
+      );
+    }
+    const found = loginTokens.get(token);
+    if (found) {
+      loginTokens.delete(token);
+      changed();
+    }
+    const user = found && users.get(found.userId);
+    if (!found || !user || clock() >= found.expiresAt) {
+      throw new MatrixFailure(403, "M_FORBIDDEN", "Invalid login token");
+    }
+    return user;
+  }
+
+  /** Issues a login token for `m.login.token`. */
+  function issueLoginToken(userId: string, lifetimeMs: number): string {
+    const token = `syl_${randomString(ALNUM, 20)}_${randomString(ALNUM, 6)}`;
+    loginTokens.set(token, { token, userId, expiresAt: clock() + lifetimeMs });
+    changed();
+    return token;
+  }
+
+  return {
+    endDevice,
+    issue,
+    dropRefreshToken,
+    authenticate,
+    consumeLoginToken,
+    issueLoginToken,
+  };
+}
