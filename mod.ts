@@ -21,7 +21,8 @@
  * @module
  */
 export { Client, type ClientOptions } from "./src/client.ts";
-export type { Fetch } from "./src/client.ts";
+export type { Fetch } from "./src/http.ts";
+export { MatrixlibError, RequestError } from "./src/errors.ts";
 export {
   InvalidResponseError,
   NetworkError,
@@ -37,29 +38,34 @@ export {
   validateHomeserver,
   type Versions,
 } from "./src/discovery.ts";
-export { DiscoveryError } from "./src/errors.ts";
+export { DiscoveryError } from "./src/discovery.ts";
 export { HttpError, MatrixError } from "./src/errors.ts";
 export { type Clock, systemClock } from "./src/clock.ts";
-export type { RateLimitOptions } from "./src/client.ts";
+export type { RateLimitOptions } from "./src/api.ts";
 export type { IdentityProvider, LoginFlow } from "./src/login_flows.ts";
+export {
+  type Dialect,
+  type DialectPaths,
+  standardDialect,
+} from "./src/dialect.ts";
 export {
   type JsonValue,
   MemoryStorage,
   type Storage,
   StorageError,
 } from "./src/storage.ts";
-export type { SessionChange, SessionState } from "./src/client.ts";
-export { HomeserverMismatchError } from "./src/errors.ts";
-export type { RestoreOptions } from "./src/client.ts";
-export { identifierJson, type LoginIdentifier } from "./src/identifiers.ts";
-export type { LoginOptions, LoginResult } from "./src/client.ts";
-export { AlreadyLoggedInError } from "./src/errors.ts";
-export type { WhoAmI } from "./src/client.ts";
-export { NotLoggedInError } from "./src/errors.ts";
+export type { SessionChange, SessionState } from "./src/session_keeper.ts";
 export { MemoryLock, type SessionLock } from "./src/lock.ts";
+export { HomeserverMismatchError } from "./src/session.ts";
+export type { RestoreOptions } from "./src/session_keeper.ts";
+export { identifierJson, type LoginIdentifier } from "./src/identifiers.ts";
+export type { LoginOptions, LoginResult } from "./src/login.ts";
+export { AlreadyLoggedInError } from "./src/session.ts";
+export type { WhoAmI } from "./src/client.ts";
+export { NotLoggedInError } from "./src/session.ts";
 export { type LockManagerLike, WebLocksLock } from "./src/lock.ts";
-export type { LogoutOptions, LogoutResult } from "./src/client.ts";
-export { LogoutError } from "./src/errors.ts";
+export type { LogoutOptions, LogoutResult } from "./src/logout.ts";
+export { LogoutError } from "./src/logout.ts";
 export {
   newSsoState,
   readPastedLogin,
@@ -68,16 +74,8 @@ export {
   type SsoRedirectOptions,
   ssoRedirectUrl,
 } from "./src/sso.ts";
-export { SsoCallbackError } from "./src/errors.ts";
-export { InteractiveAuthError } from "./src/errors.ts";
-export type { GetLoginTokenOptions, LoginToken } from "./src/client.ts";
-export {
-  citadelDialect,
-  type Dialect,
-  type DialectPaths,
-  standardDialect,
-} from "./src/dialect.ts";
-export {
-  type CitadelLookupOptions,
-  findCitadelServer,
-} from "./src/discovery.ts";
+export { SsoCallbackError } from "./src/sso.ts";
+export { InteractiveAuthError } from "./src/uia.ts";
+export type { GetLoginTokenOptions, LoginToken } from "./src/login_token.ts";
+export { citadelDialect } from "./src/citadel.ts";
+export { type CitadelLookupOptions, findCitadelServer } from "./src/citadel.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import process from "node:process";
-import * as matrixlib from "../mod.ts";
+import { MatrixlibError } from "../mod.ts";
 
 /** The command was called wrongly: exit status 2. */
 export class UsageError extends Error {
@@ -14,16 +14,6 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** The error classes the library exports. */
-const libraryErrors: unknown[] = Object.values(matrixlib).filter(
-  (value) => typeof value === "function" && value.prototype instanceof Error,
-);
-
-/** Whether `error` is an instance of one of the library's error classes. */
-function isLibraryError(error: unknown): error is Error {
-  return error instanceof Error &&
-    libraryErrors.includes(Object.getPrototypeOf(error).constructor);
-}
 
 /**
  * Runs `main`, reporting a usage error (status 2) or an error of the library
@@ -40,7 +30,7 @@ export async function runCommand(
       console.error(`${name}: ${error.message} (see --help)`);
       process.exit(2);
     }
-    if (isLibraryError(error)) {
+    if (error instanceof MatrixlibError) {
       console.error(`${name}: ${error.message}`);
       process.exit(1);
     }

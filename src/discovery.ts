@@ -5,15 +5,22 @@
  *
  * @module
  */
-import { type Fetch, parseBaseUrl } from "./client.ts";
-import { InvalidResponseError, NetworkError, TimeoutError } from "./errors.ts";
+import { parseBaseUrl } from "./base_url.ts";
 import {
+  InvalidResponseError,
+  MatrixlibError,
+  NetworkError,
+  TimeoutError,
+} from "./errors.ts";
+import {
+  type Fetch,
   type HttpOptions,
   type HttpResponse,
   jsonObject,
   send,
   timeoutOption,
 } from "./http.ts";
+import { isObject } from "./json.ts";
 
 /**
  * How discovery ended. The specification names the three ways in which it
@@ -124,7 +131,7 @@ export interface DiscoverOptions {
   allowHttp?: boolean;
 }
 /** The settings `send` needs, from the caller's options. */
-function httpOptions(
+export function httpOptions(
   options: DiscoverOptions,
   allowHttp: boolean,
 ): HttpOptions {
@@ -176,7 +183,7 @@ export function serverNameOf(userId: string): string {
   return serverName;
 }
 /** What is wrong with a server name, or `undefined` if nothing is. */
-function serverNameProblem(name: string): string | undefined {
+export function serverNameProblem(name: string): string | undefined {
   if (name === "") return "the server name is empty";
   let host: string;
   let port: string | undefined;
@@ -420,7 +427,7 @@ export async function validateHomeserver(
 }
 
 /** {@linkcode validateHomeserver}, with the options for `send` ready. */
-async function checkHomeserver(
+export async function checkHomeserver(
   value: unknown,
   http: HttpOptions,
 ): Promise<{ baseUrl: URL; versions: Versions } | Problem> {
@@ -497,17 +504,12 @@ async function checkIdentityServer(
 }
 
 /** What went wrong, in a few words that never quote the server. */
-type Problem = { problem: string };
-
-/** Whether `value` is a JSON object: not `null`, not an array. */
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+export type Problem = { problem: string };
 /**
  * Sends `GET url`: the response, or what went wrong in a few words. Throws
  * only the caller's abort reason (and bugs).
  */
-async function get(
+export async function get(
   url: URL,
   http: HttpOptions,
 ): Promise<HttpResponse | Problem> {
@@ -544,113 +546,44 @@ async function getObject(
 }
 
 /**
- * What {@linkcode findCitadelServer} needs: the portal, and how to make
- * the requests.
+ * Discovery found no homeserver, so the client has nowhere to send its
+ * requests. `reason` says what happened and what the user should do.
  *
- * @example
+ * @example Show the reason on the login screen
  * ```ts
- * import type { CitadelLookupOptions } from "@matrixlib/matrixlib";
+ * import { Client, DiscoveryError } from "@matrixlib/matrixlib";
  *
- * const options: CitadelLookupOptions = { portal: "join.citadel.team" };
+ * const client = new Client({ serverName: "@alice:example.org" });
+ * try {
+ *   console.log(`Logging in at ${(await client.discover()).href}`);
+ * } catch (error) {
+ *   if (!(error instanceof DiscoveryError)) throw error;
+ *   console.log(error.reason);
+ * }
  * ```
  */
-export interface CitadelLookupOptions extends DiscoverOptions {
+export class DiscoveryError extends MatrixlibError {
+  /** The class name, as logs and stack traces show it. */
+  override name = "DiscoveryError";
   /**
-   * The portal's host name, with `:PORT` when not the default, such as
-   * `"join.citadel.team"`: no scheme, no path.
+   * How discovery ended: `"IGNORE"` (with no base URL), `"FAIL_PROMPT"` or
+   * `"FAIL_ERROR"`.
    */
-  portal: string;
-  /**
-   * Use plain `http:` for the portal and the server it names, instead of
-   * `https:`: for a development server only. Default: `false`.
-   */
-  allowHttp?: boolean;
-}
+  readonly outcome: DiscoveryOutcome;
+  /** One sentence for the user: what happened, and what to do next. */
+  readonly reason: string;
+  /** The server name discovery started from. */
+  readonly serverName: string;
 
-/**
- * Finds a Thales Citadel user's homeserver: asks the portal
- * (`GET https://{portal}/api/get_domain?email=EMAIL`) which server serves
- * the email's domain, checks its answer, and checks that server as
- * discovery does (`/_matrix/client/versions`).
- *
- * @param email The user's email address.
- * @param options The portal, and how to make the requests.
- * @returns The server's base URL, such as `https://matrix.domain.org/`.
- * @throws {DiscoveryError} If the portal named no usable server:
- * `FAIL_PROMPT` when it could not say (ask for the server), `FAIL_ERROR` when
- * it named one that cannot be used (do not log in).
- * @throws {TypeError} If `email` or `options.portal` is malformed.
- * @throws The reason of `options.signal`, if the caller aborted.
- *
- * @example
- * ```ts
- * import { findCitadelServer } from "@matrixlib/matrixlib";
- *
- * const baseUrl = await findCitadelServer("pierre.deschamps@domain.org", {
- *   portal: "join.citadel.team",
- * });
- * console.log(baseUrl.href);
- * ```
- */
-export async function findCitadelServer(
-  email: string,
-  options: CitadelLookupOptions,
-): Promise<URL> {
-  const at = typeof email === "string" ? email.lastIndexOf("@") : -1;
-  if (at <= 0 || at === email.length - 1) {
-    throw new TypeError(
-      `Invalid email address ${
-        JSON.stringify(email)
-      }: write it as NAME@DOMAIN, such as "pierre.deschamps@domain.org"`,
-    );
+  /**
+   * Makes the error for a discovery that found no homeserver.
+   *
+   * @param discovery What discovery found.
+   */
+  constructor(discovery: Pick<Discovery, "outcome" | "reason" | "serverName">) {
+    super(`${discovery.serverName}: ${discovery.reason}`);
+    this.outcome = discovery.outcome;
+    this.reason = discovery.reason;
+    this.serverName = discovery.serverName;
   }
-  const domain = email.slice(at + 1);
-  const portalProblem = typeof options.portal === "string"
-    ? serverNameProblem(options.portal)
-    : "it is not a string";
-  if (portalProblem !== undefined) {
-    throw new TypeError(
-      `Invalid portal ${
-        JSON.stringify(options.portal)
-      }: ${portalProblem}. Give its host name, such as "join.citadel.team", without "https://"`,
-    );
-  }
-  const allowHttp = options.allowHttp ?? false;
-  const scheme = allowHttp ? "http" : "https";
-  const http = httpOptions(options, allowHttp);
-  const fail = (outcome: DiscoveryOutcome, reason: string): never => {
-    throw new DiscoveryError({ outcome, reason, serverName: domain });
-  };
-  const url = new URL(`${scheme}://${options.portal}/api/get_domain`);
-  url.searchParams.set("email", email);
-  const shown = `${url.origin}${url.pathname}`;
-  const response = await get(url, http);
-  const unanswered = (problem: string) =>
-    fail(
-      "FAIL_PROMPT",
-      `The portal ${shown} did not say which server serves ${domain} (${problem}); check the email address and the portal, or ask your administrator for the server's address.`,
-    );
-  if ("problem" in response) return unanswered(response.problem);
-  if (response.status !== 200) return unanswered(`HTTP ${response.status}`);
-  const parsed = jsonObject(response);
-  if ("problem" in parsed) return unanswered(parsed.problem);
-  const named = parsed.object.domain;
-  if (typeof named !== "string" || named === "") {
-    return unanswered('the answer has no "domain" string');
-  }
-  if (serverNameProblem(named) !== undefined) {
-    return fail(
-      "FAIL_ERROR",
-      `The portal ${shown} named a server for ${domain} that cannot be used (its "domain" is not a host name with an optional port); tell your administrator, and do not log in until it is fixed.`,
-    );
-  }
-  const server = await checkHomeserver(`${scheme}://${named}/`, http);
-  if ("problem" in server) {
-    return fail(
-      "FAIL_ERROR",
-      `The portal ${shown} named a server for ${domain} that cannot be used (${server.problem}); tell your administrator, and do not log in until it is fixed.`,
-    );
-  }
-  return server.baseUrl;
 }
-import { DiscoveryError } from "./errors.ts";

@@ -54,6 +54,68 @@ export interface RequestDescription {
 }
 
 /**
+ * The base class of every error the library raises: one `instanceof` tells
+ * the library's errors from any other.
+ *
+ * @example
+ * ```ts
+ * import { Client, MatrixlibError } from "@matrixlib/matrixlib";
+ *
+ * try {
+ *   new Client({ baseUrl: "https://matrix.example.org" });
+ * } catch (error) {
+ *   if (error instanceof MatrixlibError) console.log(error.message);
+ * }
+ * ```
+ */
+export class MatrixlibError extends Error {
+  /** The class name, as logs and stack traces show it. */
+  override name = "MatrixlibError";
+}
+
+/**
+ * The base class of the errors about one HTTP request: it names the
+ * request's method and URL (without its query).
+ *
+ * @example
+ * ```ts
+ * import { RequestError } from "@matrixlib/matrixlib";
+ *
+ * function where(error: unknown): string | undefined {
+ *   return error instanceof RequestError
+ *     ? `${error.method} ${error.url}`
+ *     : undefined;
+ * }
+ * ```
+ */
+export class RequestError extends MatrixlibError {
+  /** The class name, as logs and stack traces show it. */
+  override name = "RequestError";
+  /** The request's method, such as `"POST"`. */
+  readonly method: string;
+  /** The request's URL, without its query. */
+  readonly url: string;
+
+  /**
+   * Makes the error.
+   *
+   * @param request The request's method and URL.
+   * @param message The whole message, which starts with the request's
+   * method and URL (without its query).
+   * @param options `cause`, if any.
+   */
+  constructor(
+    request: RequestDescription,
+    message: string,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+    this.method = request.method;
+    this.url = withoutQuery(request.url);
+  }
+}
+
+/**
  * The server could not be reached: no HTTP response came back, or the
  * connection broke while the response's body came in (`status` says so). The
  * original error is in `cause`.
@@ -69,13 +131,9 @@ export interface RequestDescription {
  * console.log(error.message);
  * ```
  */
-export class NetworkError extends Error {
+export class NetworkError extends RequestError {
   /** The class name, as logs and stack traces show it. */
   override name = "NetworkError";
-  /** The request's method. */
-  readonly method: string;
-  /** The request's URL, without its query. */
-  readonly url: string;
   /**
    * The HTTP status of an answer whose body was cut off; `undefined` when
    * no answer came back at all.
@@ -104,11 +162,9 @@ export class NetworkError extends Error {
     const what = request.status === undefined
       ? `could not reach the server (${cause}); check the address and the network connection`
       : `the answer (HTTP ${request.status}) was cut off (${cause}); check the network connection`;
-    super(`${describeRequest(request.method, request.url)}: ${what}`, {
+    super(request, `${describeRequest(request.method, request.url)}: ${what}`, {
       cause: options.cause,
     });
-    this.method = request.method;
-    this.url = withoutQuery(request.url);
     this.status = request.status;
   }
 }
@@ -128,13 +184,9 @@ export class NetworkError extends Error {
  * console.log(error.timeoutMs); // 30000
  * ```
  */
-export class TimeoutError extends Error {
+export class TimeoutError extends RequestError {
   /** The class name, as logs and stack traces show it. */
   override name = "TimeoutError";
-  /** The request's method. */
-  readonly method: string;
-  /** The request's URL, without its query. */
-  readonly url: string;
   /** The timeout that ran out, in milliseconds. */
   readonly timeoutMs: number;
   /**
@@ -156,12 +208,11 @@ export class TimeoutError extends Error {
       ? "no answer"
       : `the answer (HTTP ${request.status}) did not finish`;
     super(
+      request,
       `${
         describeRequest(request.method, request.url)
       }: ${what} within ${request.timeoutMs} ms; the server may be down or overloaded: try again later, or raise the timeoutMs option`,
     );
-    this.method = request.method;
-    this.url = withoutQuery(request.url);
     this.timeoutMs = request.timeoutMs;
     this.status = request.status;
   }
@@ -181,13 +232,9 @@ export class TimeoutError extends Error {
  * console.log(error.problem); // "flows" is missing
  * ```
  */
-export class InvalidResponseError extends Error {
+export class InvalidResponseError extends RequestError {
   /** The class name, as logs and stack traces show it. */
   override name = "InvalidResponseError";
-  /** The request's method. */
-  readonly method: string;
-  /** The request's URL, without its query. */
-  readonly url: string;
   /** The response's HTTP status. */
   readonly status: number;
   /** What is wrong with the response, in a few words. */
@@ -204,58 +251,13 @@ export class InvalidResponseError extends Error {
     problem: string,
   ) {
     super(
+      request,
       `${
         describeRequest(request.method, request.url)
       }: invalid response (HTTP ${request.status}): ${problem}`,
     );
-    this.method = request.method;
-    this.url = withoutQuery(request.url);
     this.status = request.status;
     this.problem = problem;
-  }
-}
-import type { Discovery, DiscoveryOutcome } from "./discovery.ts";
-
-/**
- * Discovery found no homeserver, so the client has nowhere to send its
- * requests. `reason` says what happened and what the user should do.
- *
- * @example Show the reason on the login screen
- * ```ts
- * import { Client, DiscoveryError } from "@matrixlib/matrixlib";
- *
- * const client = new Client({ serverName: "@alice:example.org" });
- * try {
- *   console.log(`Logging in at ${(await client.discover()).href}`);
- * } catch (error) {
- *   if (!(error instanceof DiscoveryError)) throw error;
- *   console.log(error.reason);
- * }
- * ```
- */
-export class DiscoveryError extends Error {
-  /** The class name, as logs and stack traces show it. */
-  override name = "DiscoveryError";
-  /**
-   * How discovery ended: `"IGNORE"` (with no base URL), `"FAIL_PROMPT"` or
-   * `"FAIL_ERROR"`.
-   */
-  readonly outcome: DiscoveryOutcome;
-  /** One sentence for the user: what happened, and what to do next. */
-  readonly reason: string;
-  /** The server name discovery started from. */
-  readonly serverName: string;
-
-  /**
-   * Makes the error for a discovery that found no homeserver.
-   *
-   * @param discovery What discovery found.
-   */
-  constructor(discovery: Pick<Discovery, "outcome" | "reason" | "serverName">) {
-    super(`${discovery.serverName}: ${discovery.reason}`);
-    this.outcome = discovery.outcome;
-    this.reason = discovery.reason;
-    this.serverName = discovery.serverName;
   }
 }
 /**
@@ -274,13 +276,9 @@ export class DiscoveryError extends Error {
  * }
  * ```
  */
-export class MatrixError extends Error {
+export class MatrixError extends RequestError {
   /** The error's name: always `"MatrixError"`. */
   override name = "MatrixError";
-  /** The request's method. */
-  readonly method: string;
-  /** The request's URL, without its query. */
-  readonly url: string;
   /** The HTTP status, such as 403. */
   readonly status: number;
   /** The Matrix error code, such as `"M_FORBIDDEN"`. */
@@ -319,8 +317,7 @@ export class MatrixError extends Error {
   ) {
     const { body } = details;
     const text = typeof body.error === "string" ? body.error : undefined;
-    const wellFormed = typeof body.errcode === "string" &&
-      ERRCODE.test(body.errcode);
+    const wellFormed = isErrcode(body.errcode);
     const fields = {
       method: request.method,
       url: request.url,
@@ -341,9 +338,7 @@ export class MatrixError extends Error {
       message += ` (try again in ${formatDuration(details.retryAfterMs)})`;
     }
     if (details.hint !== undefined) message += `. ${details.hint}`;
-    super(message);
-    this.method = fields.method;
-    this.url = withoutQuery(fields.url);
+    super(request, message);
     this.status = fields.status;
     this.errcode = fields.errcode;
     this.error = fields.error;
@@ -355,8 +350,33 @@ export class MatrixError extends Error {
 /** The shape of an `errcode`: `M_FORBIDDEN`, `COM.EXAMPLE.MY_ERROR`. */
 const ERRCODE = /^[A-Za-z][A-Za-z0-9_]{0,127}(?:\.[A-Za-z0-9_]{1,64}){0,8}$/;
 
-/** Cuts `text` to one line of at most `max` characters. */
-function shorten(text: string, max = 200): string {
+/**
+ * Whether `value` is shaped like an `errcode`: `M_FORBIDDEN`,
+ * `COM.EXAMPLE.MYAPP_MY_ERROR`.
+ *
+ * @example
+ * ```ts
+ * import { isErrcode } from "./errors.ts";
+ *
+ * console.log(isErrcode("M_FORBIDDEN"), isErrcode("M FORBIDDEN\n")); // true false
+ * ```
+ */
+export function isErrcode(value: unknown): value is string {
+  return typeof value === "string" && ERRCODE.test(value);
+}
+
+/**
+ * Cuts `text`, which came from a server, to one line of at most `max`
+ * characters, for a message.
+ *
+ * @example
+ * ```ts
+ * import { shorten } from "./errors.ts";
+ *
+ * console.log(shorten("two\nlines", 5)); // two …
+ * ```
+ */
+export function shorten(text: string, max = 200): string {
   const line = text.replace(/\s+/g, " ").trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
@@ -398,13 +418,9 @@ export function formatDuration(ms: number): string {
  * console.log(error.status); // 502
  * ```
  */
-export class HttpError extends Error {
+export class HttpError extends RequestError {
   /** The error's name: always `"HttpError"`. */
   override name = "HttpError";
-  /** The request's method. */
-  readonly method: string;
-  /** The request's URL, without its query. */
-  readonly url: string;
   /** The HTTP status. */
   readonly status: number;
   /** The response's `Content-Type`, if any. */
@@ -419,345 +435,14 @@ export class HttpError extends Error {
     response: RequestDescription & { status: number; contentType?: string },
   ) {
     super(
+      response,
       `${
         describeRequest(response.method, response.url)
       }: HTTP ${response.status} without a Matrix error (${
         response.contentType ?? "no content type"
       }); a proxy or load balancer may have answered instead of the homeserver`,
     );
-    this.method = response.method;
-    this.url = withoutQuery(response.url);
     this.status = response.status;
     this.contentType = response.contentType;
-  }
-}
-/**
- * The stored session belongs to another homeserver than the client was
- * created for, or to a plain-HTTP one that the client does not allow, so
- * `restore()` did not take it: its tokens are only sent where they were
- * issued. The storage was left as it is.
- *
- * @example
- * ```ts
- * import { Client, HomeserverMismatchError } from "@matrixlib/matrixlib";
- *
- * const client = new Client({ baseUrl: "https://matrix.example.org" });
- * try {
- *   await client.restore();
- * } catch (error) {
- *   if (error instanceof HomeserverMismatchError) console.log(error.stored);
- * }
- * ```
- */
-export class HomeserverMismatchError extends Error {
-  /** The error's name: always `"HomeserverMismatchError"`. */
-  override name = "HomeserverMismatchError";
-  /** The user of the stored session. */
-  readonly userId: string;
-  /** The stored session's base URL. */
-  readonly stored: string;
-  /** What the client was created for: its base URL or server name. */
-  readonly configured: string;
-  /**
-   * `"other_homeserver"`: the session belongs elsewhere; `"plain_http"`:
-   * its base URL is plain HTTP, which the client does not allow.
-   */
-  readonly problem: "other_homeserver" | "plain_http";
-
-  /**
-   * Creates the error.
-   *
-   * @param mismatch The stored session's user and base URL, what the client
-   * was created for, and which rule the session breaks.
-   */
-  constructor(mismatch: {
-    userId: string;
-    stored: string;
-    configured: string;
-    problem: "other_homeserver" | "plain_http";
-  }) {
-    const { userId, stored, configured, problem } = mismatch;
-    super(
-      problem === "plain_http"
-        ? `The stored session of ${userId} is for ${stored}, over plain http, which this client does not allow; its tokens would cross the network unencrypted. Allow plain http (allowHttp) if that homeserver is on this computer, or log in again over https`
-        : `The stored session of ${userId} belongs to ${stored}, not to ${configured}, which this client was created for; its tokens are only sent where they were issued. Create the client for ${stored}, pass restore({ followHomeserver: true }) to use it anyway, or log in again`,
-    );
-    this.userId = userId;
-    this.stored = stored;
-    this.configured = configured;
-    this.problem = problem;
-  }
-}
-/**
- * A login was refused because the client already holds a session (or is in
- * the middle of a login).
- *
- * @example
- * ```ts
- * import { AlreadyLoggedInError } from "@matrixlib/matrixlib";
- *
- * const error = new AlreadyLoggedInError({
- *   userId: "@alice:example.org",
- *   deviceId: "ABCDEF",
- * });
- * console.log(error.userId); // @alice:example.org
- * ```
- */
-export class AlreadyLoggedInError extends Error {
-  /** The error's name: always `"AlreadyLoggedInError"`. */
-  override name = "AlreadyLoggedInError";
-  /** Who is logged in; `undefined` while a login is still in progress. */
-  readonly userId: string | undefined;
-  /** The session's device; `undefined` while a login is in progress. */
-  readonly deviceId: string | undefined;
-
-  /**
-   * Creates the error.
-   *
-   * @param session Who is logged in, or `{ pending: true }` when another
-   * login is in progress.
-   */
-  constructor(
-    session: { userId: string; deviceId: string } | { pending: true },
-  ) {
-    super(
-      "pending" in session
-        ? "Another login is already in progress on this client; wait for it to finish"
-        : `Already logged in as ${session.userId} (device ${session.deviceId}); log out first, or use a client with another storage`,
-    );
-    this.userId = "pending" in session ? undefined : session.userId;
-    this.deviceId = "pending" in session ? undefined : session.deviceId;
-  }
-}
-/**
- * The client was asked for an authenticated request but holds no usable
- * session: it never logged in, or the session has ended. Nothing was sent.
- *
- * @example
- * ```ts
- * import { Client, NotLoggedInError } from "@matrixlib/matrixlib";
- *
- * const client = new Client({ baseUrl: "https://matrix.example.org" });
- * try {
- *   await client.whoami();
- * } catch (error) {
- *   if (error instanceof NotLoggedInError) console.log(error.state); // logged_out
- * }
- * ```
- */
-export class NotLoggedInError extends Error {
-  /** The error's name: always `"NotLoggedInError"`. */
-  override name = "NotLoggedInError";
-  /**
-   * `"logged_out"`: there is no session; `"soft_logged_out"`: the server
-   * ended it softly, and a new login on the same device resumes it.
-   */
-  readonly state: "logged_out" | "soft_logged_out";
-  /** The user of a soft-logged-out session. */
-  readonly userId: string | undefined;
-  /** The device of a soft-logged-out session, which a new login reuses. */
-  readonly deviceId: string | undefined;
-
-  /**
-   * Creates the error.
-   *
-   * @param session No session, or the user and device of one that the
-   * server ended softly.
-   */
-  constructor(
-    session?: { userId: string; deviceId: string },
-  ) {
-    super(
-      session === undefined
-        ? "Not logged in: log in first, or restore() a stored session"
-        : `The homeserver ended the session of ${session.userId} (device ${session.deviceId}); log in again: the client reuses device ${session.deviceId}, so local data stays valid`,
-    );
-    this.state = session === undefined ? "logged_out" : "soft_logged_out";
-    this.userId = session?.userId;
-    this.deviceId = session?.deviceId;
-  }
-}
-/**
- * A logout that the server did not confirm: the client still holds the
- * session, stored and usable. When the server answered and refused, it is
- * still logged in; when its answer was lost (`mayHaveLoggedOut`), it may have
- * ended the session. `cause` holds the error of the request that failed (a
- * `NetworkError`, `TimeoutError`, `HttpError`, `MatrixError` or
- * `InvalidResponseError`) or of the storage. Trying again is safe, and tells
- * which it was.
- *
- * @example
- * ```ts
- * import { Client, LogoutError } from "@matrixlib/matrixlib";
- *
- * const client = new Client({ baseUrl: "https://matrix.example.org" });
- * await client.restore();
- * try {
- *   await client.logout();
- * } catch (error) {
- *   if (error instanceof LogoutError) console.log("Still logged in; try later");
- * }
- * ```
- */
-export class LogoutError extends Error {
-  /** The error's name: always `"LogoutError"`. */
-  override name = "LogoutError";
-  /** The user who is still logged in. */
-  readonly userId: string;
-  /** The device that is still logged in. */
-  readonly deviceId: string;
-  /** Whether the logout was to end every session of the user. */
-  readonly all: boolean;
-  /** The logout request's method: always `"POST"`. */
-  readonly method: string;
-  /** The logout endpoint's URL. */
-  readonly url: string;
-  /**
-   * `true` when no answer came back (a network error or a timeout): the
-   * request may have reached the server, which may have ended the session.
-   * `false` when the server answered and refused: the session is still
-   * logged in on the server.
-   */
-  readonly mayHaveLoggedOut: boolean;
-
-  /**
-   * Creates the error.
-   *
-   * @param logout Whose logout failed, whether it was for all sessions, and
-   * the logout endpoint's URL.
-   * @param options `cause`: why it failed.
-   */
-  constructor(
-    logout: { userId: string; deviceId: string; all: boolean; url: URL },
-    options: { cause: unknown },
-  ) {
-    const text = options.cause instanceof Error
-      ? options.cause.message
-      : String(options.cause);
-    const failure = /^[A-Z]+ https?:\/\//.test(text)
-      ? text
-      : `${describeRequest("POST", logout.url)}: ${text}`;
-    const lost = (options.cause instanceof NetworkError ||
-      options.cause instanceof TimeoutError) &&
-      options.cause.status === undefined;
-    super(
-      `Could not log out ${logout.userId} (device ${logout.deviceId})${
-        logout.all ? " and the user's other sessions" : ""
-      }: ${failure}. ${
-        lost
-          ? "The answer was lost, so the server may have logged the session out; it is kept stored: log out again to find out"
-          : "The session is still logged in and stored: try again later"
-      }`,
-      { cause: options.cause },
-    );
-    this.mayHaveLoggedOut = lost;
-    this.userId = logout.userId;
-    this.deviceId = logout.deviceId;
-    this.all = logout.all;
-    this.method = "POST";
-    this.url = withoutQuery(logout.url);
-  }
-}
-/**
- * A single sign-on callback that cannot be used: see `problem`. Its message
- * says what to do, and never contains the callback URL or a token.
- *
- * @example
- * ```ts
- * import { readSsoCallback, SsoCallbackError } from "@matrixlib/matrixlib";
- *
- * try {
- *   readSsoCallback("http://127.0.0.1:4000/callback?loginToken=x", "expected");
- * } catch (error) {
- *   if (error instanceof SsoCallbackError) console.log(error.problem); // wrong_state
- * }
- * ```
- */
-export class SsoCallbackError extends Error {
-  /** The error's name: always `"SsoCallbackError"`. */
-  override name = "SsoCallbackError";
-  /**
-   * What is wrong: `"wrong_state"`, the callback's state is missing or not
-   * this sign-on's (it may be forged); `"no_token"`, it carries no
-   * `loginToken`; `"not_a_callback"`, what was pasted is neither a callback
-   * URL nor a token; `"timeout"`, no callback came in time; `"closed"`, the
-   * listener was closed before one came.
-   */
-  readonly problem:
-    | "wrong_state"
-    | "no_token"
-    | "not_a_callback"
-    | "timeout"
-    | "closed";
-
-  /**
-   * Creates the error.
-   *
-   * @param problem What is wrong.
-   * @param message What happened and what to do.
-   */
-  constructor(problem: SsoCallbackError["problem"], message: string) {
-    super(message);
-    this.problem = problem;
-  }
-}
-/**
- * User-interactive authentication did not succeed: the server asked for
- * stages this library cannot complete, or no password was given, or it
- * refused the password (`errcode`).
- *
- * @example
- * ```ts
- * import { Client, InteractiveAuthError } from "@matrixlib/matrixlib";
- *
- * const client = new Client({ baseUrl: "https://matrix.example.org" });
- * await client.restore();
- * try {
- *   await client.getLoginToken();
- * } catch (error) {
- *   if (error instanceof InteractiveAuthError) console.log(error.flows);
- * }
- * ```
- */
-export class InteractiveAuthError extends Error {
-  /** The error's name: always `"InteractiveAuthError"`. */
-  override name = "InteractiveAuthError";
-  /** The request's method. */
-  readonly method: string;
-  /** The request's URL, without its query. */
-  readonly url: string;
-  /** The flows the server offered, each a list of stage types. */
-  readonly flows: readonly (readonly string[])[];
-  /** The server's error code for a refused stage, such as `M_FORBIDDEN`. */
-  readonly errcode: string | undefined;
-
-  /**
-   * Creates the error.
-   *
-   * @param request The request's method and URL.
-   * @param details The flows offered, the server's error code if any, and
-   * what went wrong, to start the message.
-   */
-  constructor(
-    request: RequestDescription,
-    details: { flows: string[][]; errcode?: string; problem: string },
-  ) {
-    const offered = details.flows.map((stages) =>
-      stages.map((stage) => shorten(stage, 60)).join(" + ")
-    ).join("; ");
-    const errcode = details.errcode === undefined
-      ? undefined
-      : ERRCODE.test(details.errcode)
-      ? details.errcode
-      : "M_UNKNOWN";
-    super(
-      `${describeRequest(request.method, request.url)}: ${details.problem}${
-        errcode === undefined ? "" : ` (${errcode})`
-      }. The server offers: ${shorten(offered, 300) || "no flow"}`,
-    );
-    this.method = request.method;
-    this.url = withoutQuery(request.url);
-    this.flows = details.flows;
-    this.errcode = errcode;
   }
 }

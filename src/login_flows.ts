@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { describeValue, isObject } from "./json.ts";
 
 /**
  * One identity provider of an `m.login.sso` flow.
@@ -129,16 +130,4 @@ function parseProviders(
     providers.push(provider);
   }
   return providers;
-}
-/** Whether `value` is a JSON object (not null, not an array). */
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** A few words for what `value` is: `"missing"`, `"a string"`, `"null"`. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return "missing";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return `a ${typeof value}`;
 }

@@ -29,8 +29,7 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type Clock, systemClock } from "./clock.ts";
-import { SsoCallbackError } from "./errors.ts";
-import { readSsoCallback } from "./sso.ts";
+import { readSsoCallback, SsoCallbackError } from "./sso.ts";
 
 /**
  * How {@linkcode listenForSsoCallback} listens.

@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { Client } from "./client.ts";
-import { SsoCallbackError } from "./errors.ts";
+import { endpointUrl, parseBaseUrl } from "./base_url.ts";
+import { MatrixlibError } from "./errors.ts";
 
 /**
  * A new random state value for one sign-on: 128 bits from
@@ -149,13 +149,57 @@ export function ssoRedirectUrl(
     : idpId === undefined
     ? "v3/login/sso/redirect"
     : `v3/login/sso/redirect/${encodeURIComponent(idpId)}`;
-  const url = new Client({ baseUrl }).endpoint(path);
+  const url = endpointUrl(parseBaseUrl(baseUrl), path);
   url.searchParams.set("redirectUrl", back.href);
   if (action !== undefined) {
     url.searchParams.set("action", action);
     url.searchParams.set("org.matrix.msc3824.action", action);
   }
   return url;
+}
+
+/**
+ * A single sign-on callback that cannot be used: see `problem`. Its message
+ * says what to do, and never contains the callback URL or a token.
+ *
+ * @example
+ * ```ts
+ * import { readSsoCallback, SsoCallbackError } from "@matrixlib/matrixlib";
+ *
+ * try {
+ *   readSsoCallback("http://127.0.0.1:4000/callback?loginToken=x", "expected");
+ * } catch (error) {
+ *   if (error instanceof SsoCallbackError) console.log(error.problem); // wrong_state
+ * }
+ * ```
+ */
+export class SsoCallbackError extends MatrixlibError {
+  /** The error's name: always `"SsoCallbackError"`. */
+  override name = "SsoCallbackError";
+  /**
+   * What is wrong: `"wrong_state"`, the callback's state is missing or not
+   * this sign-on's (it may be forged); `"no_token"`, it carries no
+   * `loginToken`; `"not_a_callback"`, what was pasted is neither a callback
+   * URL nor a token; `"timeout"`, no callback came in time; `"closed"`, the
+   * listener was closed before one came.
+   */
+  readonly problem:
+    | "wrong_state"
+    | "no_token"
+    | "not_a_callback"
+    | "timeout"
+    | "closed";
+
+  /**
+   * Creates the error.
+   *
+   * @param problem What is wrong.
+   * @param message What happened and what to do.
+   */
+  constructor(problem: SsoCallbackError["problem"], message: string) {
+    super(message);
+    this.problem = problem;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { MatrixlibError } from "./errors.ts";
 
 /**
  * A value a {@linkcode Storage} can hold: anything JSON can represent.
@@ -73,7 +74,7 @@ export interface Storage {
  * console.log(error.name); // StorageError
  * ```
  */
-export class StorageError extends Error {
+export class StorageError extends MatrixlibError {
   /** The error's name: always `"StorageError"`. */
   override name = "StorageError";
 

@@ -186,6 +186,8 @@ export const NODE_EXCLUDED_TESTS: Readonly<Record<string, string>> = {
     "runs examples/sso_login.ts with `deno run` (example_runner.ts)",
   "tests/refresh_crash_test.ts":
     "kills a `deno run tests/refresh_crash_child.ts` child mid-refresh (Deno.Command, Deno.exit)",
+  "tests/layers_test.ts":
+    "reads the library's import graph with `deno info --json` (Deno.Command); it tests the sources' layout, which the Node run does not change",
   "tests/terminal_test.ts":
     "tests examples/terminal.ts, the examples' Deno.stdin prompt, partly in a `deno run` child",
 };
