@@ -84,9 +84,9 @@ function citadelLoginBody(
  * await client.loginWithPassword({ email }, "the password");
  * ```
  */
-export const citadelDialect: Dialect = Object.freeze({
+export const citadelDialect: Dialect = /* @__PURE__ */ Object.freeze({
   name: "Thales Citadel",
-  paths: Object.freeze({
+  paths: /* @__PURE__ */ Object.freeze({
     loginFlows: "v3/login",
     login: "r1/login",
     refresh: "v2_alpha/tokenrefresh",

@@ -100,16 +100,19 @@ export class RequestError extends MatrixlibError {
    * Makes the error.
    *
    * @param request The request's method and URL.
-   * @param message The whole message, which starts with the request's
-   * method and URL (without its query).
+   * @param problem What went wrong; the message is the request's method and
+   * URL (without its query), a colon, and this.
    * @param options `cause`, if any.
    */
   constructor(
     request: RequestDescription,
-    message: string,
+    problem: string,
     options?: { cause: unknown },
   ) {
-    super(message, options);
+    super(
+      `${describeRequest(request.method, request.url)}: ${problem}`,
+      options,
+    );
     this.method = request.method;
     this.url = withoutQuery(request.url);
   }
@@ -162,9 +165,7 @@ export class NetworkError extends RequestError {
     const what = request.status === undefined
       ? `could not reach the server (${cause}); check the address and the network connection`
       : `the answer (HTTP ${request.status}) was cut off (${cause}); check the network connection`;
-    super(request, `${describeRequest(request.method, request.url)}: ${what}`, {
-      cause: options.cause,
-    });
+    super(request, what, { cause: options.cause });
     this.status = request.status;
   }
 }
@@ -209,9 +210,7 @@ export class TimeoutError extends RequestError {
       : `the answer (HTTP ${request.status}) did not finish`;
     super(
       request,
-      `${
-        describeRequest(request.method, request.url)
-      }: ${what} within ${request.timeoutMs} ms; the server may be down or overloaded: try again later, or raise the timeoutMs option`,
+      `${what} within ${request.timeoutMs} ms; the server may be down or overloaded: try again later, or raise the timeoutMs option`,
     );
     this.timeoutMs = request.timeoutMs;
     this.status = request.status;
@@ -250,12 +249,7 @@ export class InvalidResponseError extends RequestError {
     request: RequestDescription & { status: number },
     problem: string,
   ) {
-    super(
-      request,
-      `${
-        describeRequest(request.method, request.url)
-      }: invalid response (HTTP ${request.status}): ${problem}`,
-    );
+    super(request, `invalid response (HTTP ${request.status}): ${problem}`);
     this.status = request.status;
     this.problem = problem;
   }
@@ -328,9 +322,7 @@ export class MatrixError extends RequestError {
       retryAfterMs: details.retryAfterMs,
       body,
     };
-    let message = `${
-      describeRequest(request.method, request.url)
-    }: ${request.status} ${
+    let message = `${request.status} ${
       wellFormed ? fields.errcode : "M_UNKNOWN (the server's errcode was malformed)"
     }`;
     if (text !== undefined) message += `: ${shorten(text)}`;
@@ -436,9 +428,7 @@ export class HttpError extends RequestError {
   ) {
     super(
       response,
-      `${
-        describeRequest(response.method, response.url)
-      }: HTTP ${response.status} without a Matrix error (${
+      `HTTP ${response.status} without a Matrix error (${
         response.contentType ?? "no content type"
       }); a proxy or load balancer may have answered instead of the homeserver`,
     );

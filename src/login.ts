@@ -186,19 +186,12 @@ export async function logInWithToken(
     return await logIn(keeper, { type: "m.login.token", token }, options);
   } catch (error) {
     if (
-      !(error instanceof MatrixError) || error.status !== 403 ||
-      error.errcode !== "M_FORBIDDEN"
+      error instanceof MatrixError && error.status === 403 &&
+      error.errcode === "M_FORBIDDEN"
     ) {
-      throw error;
+      error.message +=
+        ". The login token was used already or has expired (servers keep one for seconds, and accept it once): start the sign-on again";
     }
-    throw new MatrixError(
-      { method: error.method, url: error.url, status: error.status },
-      {
-        body: { ...error.body },
-        retryAfterMs: error.retryAfterMs,
-        hint:
-          "The login token was used already or has expired (servers keep one for seconds, and accept it once): start the sign-on again",
-      },
-    );
+    throw error;
   }
 }

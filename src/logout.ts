@@ -9,7 +9,6 @@
 import type { SessionKeeper } from "./session_keeper.ts";
 import {
   describeRequest,
-  InvalidResponseError,
   NetworkError,
   RequestError,
   TimeoutError,
@@ -126,15 +125,14 @@ export class LogoutError extends RequestError {
     const text = options.cause instanceof Error
       ? options.cause.message
       : String(options.cause);
-    const failure = /^[A-Z]+ https?:\/\//.test(text)
-      ? text
-      : `${describeRequest("POST", logout.url)}: ${text}`;
+    const own = `${describeRequest("POST", logout.url)}: `;
+    const failure = text.startsWith(own) ? text.slice(own.length) : text;
     const lost = (options.cause instanceof NetworkError ||
       options.cause instanceof TimeoutError) &&
       options.cause.status === undefined;
     super(
       { method: "POST", url: logout.url },
-      `Could not log out ${logout.userId} (device ${logout.deviceId})${
+      `could not log out ${logout.userId} (device ${logout.deviceId})${
         logout.all ? " and the user's other sessions" : ""
       }: ${failure}. ${
         lost
@@ -235,11 +233,10 @@ async function logOut(
 }
 /** Whether `error` came with a `2xx` status: the server did what was asked. */
 function answeredWithSuccess(error: unknown): boolean {
-  const status = error instanceof InvalidResponseError ||
-      error instanceof NetworkError || error instanceof TimeoutError
-    ? error.status
+  const status = error instanceof RequestError
+    ? (error as { status?: unknown }).status
     : undefined;
-  return status !== undefined && status >= 200 && status < 300;
+  return typeof status === "number" && status >= 200 && status < 300;
 }
 /**
  * Has the keeper end `session` for good, and says, if the storage fails,

@@ -44,8 +44,8 @@ export function readAnswer(
   const retryAfterMs = retryDelay(response.headers, body, options.now);
   const error = new MatrixError({ ...request, status }, { body, retryAfterMs });
   const hint = options.hint?.(error);
-  if (hint === undefined) throw error;
-  throw new MatrixError({ ...request, status }, { body, retryAfterMs, hint });
+  if (hint !== undefined) error.message += `. ${hint}`;
+  throw error;
 }
 
 /**

@@ -126,7 +126,7 @@ export class SessionKeeper {
   /** The dialect the homeserver speaks. */
   readonly dialect: Dialect;
   /** Where the session is kept between runs. */
-  readonly storage: Storage;
+  #storage: Storage;
   #onSessionChange: ((change: SessionChange) => void) | undefined;
   /** The session held in memory, which requests use. */
   #session: StoredSession | undefined;
@@ -147,7 +147,7 @@ export class SessionKeeper {
   constructor(options: KeeperOptions) {
     this.api = options.api;
     this.dialect = options.dialect;
-    this.storage = options.storage ?? new MemoryStorage();
+    this.#storage = options.storage ?? new MemoryStorage();
     this.#onSessionChange = options.onSessionChange;
     this.lock = options.lock ?? new MemoryLock();
     this.#refreshMarginMs = options.refreshMarginMs ?? 60_000;
@@ -159,7 +159,7 @@ export class SessionKeeper {
   }
 
   /** Tells the application about a new state; its errors do not reach us. */
-  notify(change: SessionChange): void {
+  #notify(change: SessionChange): void {
     try {
       this.#onSessionChange?.(change);
     } catch (error) {
@@ -176,7 +176,7 @@ export class SessionKeeper {
 
   /** The stored session, read from the storage now. */
   async stored(): Promise<StoredSession | undefined> {
-    return readStoredSession(await this.storage.get(SESSION_KEY));
+    return readStoredSession(await this.#storage.get(SESSION_KEY));
   }
   /** Holds `session` (or none) in memory; the API moves to its base URL. */
   hold(session: StoredSession | undefined): void {
@@ -202,7 +202,7 @@ export class SessionKeeper {
   /** Reports the settled state, for the session `ids` (or the current one). */
   #report(ids: { userId: string; deviceId: string } | undefined): void {
     const { userId, deviceId } = this.#session ?? ids ?? {};
-    this.notify({ state: this.settledState(), userId, deviceId });
+    this.#notify({ state: this.settledState(), userId, deviceId });
   }
 
   /** Holds the stored session, if there is one and it may be held here. */
@@ -217,7 +217,7 @@ export class SessionKeeper {
     const state = session.softLoggedOut === true
       ? "soft_logged_out"
       : "logged_in";
-    this.notify({ state, userId, deviceId });
+    this.#notify({ state, userId, deviceId });
     return { userId, deviceId };
   }
   /** Throws unless `session` may be restored by this client (see above). */
@@ -269,18 +269,18 @@ export class SessionKeeper {
             deviceId: held.deviceId,
           });
         }
-        const storedDevice = await this.storage.get(DEVICE_KEY);
+        const storedDevice = await this.#storage.get(DEVICE_KEY);
         const deviceId = typeof storedDevice === "string" ? storedDevice : undefined;
         const session = await send(deviceId);
         try {
-          await this.storage.set(DEVICE_KEY, session.deviceId);
-          await this.storage.set(SESSION_KEY, { ...session });
+          await this.#storage.set(DEVICE_KEY, session.deviceId);
+          await this.#storage.set(SESSION_KEY, { ...session });
         } catch (error) {
           await this.#abandon(session);
           throw error;
         }
         this.hold(session);
-        this.notify({
+        this.#notify({
           state: "logged_in",
           userId: session.userId,
           deviceId: session.deviceId,
@@ -399,7 +399,7 @@ export class SessionKeeper {
   /** One refresh: under the lock, re-read, send, store, then use. */
   async #renew(used: StoredSession): Promise<void> {
     const ids = { userId: used.userId, deviceId: used.deviceId };
-    this.notify({ state: "refreshing", ...ids });
+    this.#notify({ state: "refreshing", ...ids });
     let ended = false; // #end reports an end itself
     let renewed = false;
     try {
@@ -428,7 +428,7 @@ export class SessionKeeper {
           if (parsed.expiresInMs !== undefined) {
             next.expiresAt = answer.startedAt + parsed.expiresInMs;
           }
-          await this.storage.set(SESSION_KEY, { ...next });
+          await this.#storage.set(SESSION_KEY, { ...next });
           this.hold(next);
           this.#userLocked = false;
           renewed = true;
@@ -463,7 +463,7 @@ export class SessionKeeper {
     if (state === "logged_in" || state === "locked") {
       change.refresh = renewed ? "renewed" : "failed";
     }
-    this.notify(change);
+    this.#notify(change);
   }
   /** Sends `POST /refresh`, falling back to v1 on servers without v3. */
   async #sendRefresh(refreshToken: string): Promise<Answer> {
@@ -558,11 +558,11 @@ export class SessionKeeper {
       const ours = stored?.homeserver === session.homeserver &&
         stored.userId === userId && stored.deviceId === deviceId;
       if (ours && ended !== undefined) {
-        await this.storage.set(SESSION_KEY, { ...ended });
+        await this.#storage.set(SESSION_KEY, { ...ended });
       }
-      if (ours && ended === undefined) await this.storage.delete(SESSION_KEY);
-      if (ended === undefined && (await this.storage.get(DEVICE_KEY)) === deviceId) {
-        await this.storage.delete(DEVICE_KEY);
+      if (ours && ended === undefined) await this.#storage.delete(SESSION_KEY);
+      if (ended === undefined && (await this.#storage.get(DEVICE_KEY)) === deviceId) {
+        await this.#storage.delete(DEVICE_KEY);
       }
     } finally {
       if (this.settledState() !== before) this.#report({ userId, deviceId });

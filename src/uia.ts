@@ -9,7 +9,6 @@
 import type { Answer, Call } from "./api.ts";
 import type { SessionKeeper } from "./session_keeper.ts";
 import {
-  describeRequest,
   isErrcode,
   type RequestDescription,
   RequestError,
@@ -64,7 +63,7 @@ export class InteractiveAuthError extends RequestError {
       : "M_UNKNOWN";
     super(
       request,
-      `${describeRequest(request.method, request.url)}: ${details.problem}${
+      `${details.problem}${
         errcode === undefined ? "" : ` (${errcode})`
       }. The server offers: ${shorten(offered, 300) || "no flow"}`,
     );
