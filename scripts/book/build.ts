@@ -16,9 +16,9 @@ import {
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { formatDiagnostic, hasErrors } from "../lit/diagnostics.ts";
-import { loadConfig, readChapters } from "../lit/project.ts";
-import { tangle } from "../lit/tangle.ts";
+import { formatDiagnostic, hasErrors } from "../../lit/diagnostics.ts";
+import { loadConfig, readChapters } from "../../lit/project.ts";
+import { tangle } from "../../lit/tangle.ts";
 import { escapeHtml, loadHighlighter } from "./highlight.ts";
 import { buildIdentifiers, readExports } from "./identifiers.ts";
 import { CSS, type NavEntry, page } from "./layout.ts";

@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { Block } from "../lit/parse.ts";
-import { parseChapter, type SourceFile } from "../lit/parse.ts";
-import type { GeneratedFile } from "../lit/tangle.ts";
+import type { Block } from "../../lit/parse.ts";
+import { parseChapter, type SourceFile } from "../../lit/parse.ts";
+import type { GeneratedFile } from "../../lit/tangle.ts";
 
 /** One chapter of the book. */
 export interface Chapter {

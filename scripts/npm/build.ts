@@ -28,7 +28,7 @@ import {
   replaceLitHeader,
   type SourceMap,
 } from "./package.ts";
-import { findGeneratedFiles } from "../lit/project.ts";
+import { findGeneratedFiles } from "../../lit/project.ts";
 
 const HELP =
   `Usage: npm run build:npm [-- OPTIONS]      (or: deno task build:npm)

@@ -10,7 +10,7 @@
  */
 
 import { posix } from "node:path";
-import { HEADER_RE } from "../lit/tangle.ts";
+import { HEADER_RE } from "../../lit/tangle.ts";
 
 /** The npm package's name (deno.json's `name` is the JSR one). */
 export const NPM_NAME = "matrixlib";

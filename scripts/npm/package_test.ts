@@ -22,7 +22,7 @@ import {
   summaryLine,
   tapCounts,
 } from "./package.ts";
-import { HEADER_RE } from "../lit/tangle.ts";
+import { HEADER_RE } from "../../lit/tangle.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const denoJson = JSON.parse(

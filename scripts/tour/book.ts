@@ -7,9 +7,9 @@
  * @module
  */
 import { dirname, join, normalize } from "node:path";
-import { loadConfig } from "../lit/project.ts";
-import { formatDiagnostic } from "../lit/diagnostics.ts";
-import { HEADER_RE } from "../lit/tangle.ts";
+import { loadConfig } from "../../lit/project.ts";
+import { formatDiagnostic } from "../../lit/diagnostics.ts";
+import { HEADER_RE } from "../../lit/tangle.ts";
 import type { NoExampleYet, TourStep } from "./steps.ts";
 
 /** A chapter of the book. */
