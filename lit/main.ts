@@ -40,7 +40,9 @@ Options:
 
 Diagnostics read FILE:LINE:COL: severity: message. Exit status: 0 when all is
 well, 1 when lit found problems, 2 for a wrong command line.
-The configuration is lit.json: {"chapters": [...chapter paths in book order]}.
+The configuration is lit.json: {"chapters": [...chapter paths in book order]},
+and optionally "strict": true (as --strict) and "header": "... {chapter} ...",
+the generated files' first line, {chapter} standing for the chapter's path.
 `;
 
 function printDiagnostics(ds: Diagnostic[]): void {
