@@ -26,7 +26,15 @@ import { checkHeaderTemplate, DEFAULT_HEADER, isHeader } from "./header.ts";
 /** The configuration file's name, at the project root. */
 export const CONFIG_FILE = "lit.json";
 
-/** What `lit.json` holds. */
+/**
+ * What `lit.json` holds.
+ *
+ * @example
+ * ```ts
+ * const { config } = loadConfig(".");
+ * if (config) console.log(config.chapters.length, "chapters; header:", config.header);
+ * ```
+ */
 export interface LitConfig {
   /** The chapters in book order, project-relative. */
   chapters: string[];
@@ -66,6 +74,15 @@ function configLocation(
 /**
  * Reads and validates `lit.json`. Problems come back as diagnostics located in
  * `lit.json`; the config is undefined when it cannot be used at all.
+ *
+ * @example
+ * ```ts
+ * import { formatDiagnostic } from "./mod.ts";
+ *
+ * const { config, diagnostics } = loadConfig(".");
+ * if (!config) throw new Error(diagnostics.map(formatDiagnostic).join("\n"));
+ * console.log(config.chapters); // ["chapters/00_introduction.md", …]
+ * ```
  */
 export function loadConfig(
   root: string,
@@ -238,7 +255,15 @@ export function readChapters(
   return { chapters, diagnostics };
 }
 
-/** What {@link tangleProject} produced. */
+/**
+ * What {@link tangleProject} produced.
+ *
+ * @example
+ * ```ts
+ * const result: ProjectResult = tangleProject(".");
+ * console.log(result.chapters.length, "chapters,", result.files.length, "files");
+ * ```
+ */
 export interface ProjectResult extends TangleResult {
   /** `lit.json`, when it could be read at all. */
   config?: LitConfig;
@@ -246,7 +271,19 @@ export interface ProjectResult extends TangleResult {
   chapters: SourceFile[];
 }
 
-/** Tangles the project in memory: config, chapters, tangle. Touches nothing. */
+/**
+ * Tangles the project in memory: `lit.json`, its chapters, tangle (with the
+ * book's header). Writes nothing.
+ *
+ * @example
+ * ```ts
+ * import { formatDiagnostic, hasErrors } from "./mod.ts";
+ *
+ * const { files, diagnostics } = tangleProject(".");
+ * if (hasErrors(diagnostics)) console.error(diagnostics.map(formatDiagnostic).join("\n"));
+ * else for (const f of files) console.log(f.path, "from", f.chapter);
+ * ```
+ */
 export function tangleProject(
   root: string,
   options: { strict?: boolean } = {},
@@ -281,7 +318,15 @@ export function tangleProject(
 /**
  * Finds every file in the project whose first line is lit's header: the
  * generated files as they are on disk. Skips node_modules and .git, and
- * folders with a `lit.json` of their own (other books).
+ * folders with a `lit.json` of their own (other books). `header` is the
+ * book's header template (lit's default when not given); see
+ * {@link parseHeader} for what counts as a header.
+ *
+ * @example
+ * ```ts
+ * const { config } = loadConfig(".");
+ * findGeneratedFiles(".", { header: config?.header }); // => ["examples/discover.ts", …]
+ * ```
  */
 export function findGeneratedFiles(
   root: string,
@@ -308,11 +353,23 @@ export function findGeneratedFiles(
   return found.sort();
 }
 
-/** What {@link tangleToDisk} did. */
+/**
+ * What {@link tangleToDisk} did.
+ *
+ * @example
+ * ```ts
+ * const report: TangleReport = await tangleToDisk(".");
+ * console.log(`${report.written.length} written, ${report.deleted.length} deleted`);
+ * ```
+ */
 export interface TangleReport {
+  /** Everything found wrong; with an error, nothing was written. */
   diagnostics: Diagnostic[];
+  /** Files written because their content changed (or they were missing). */
   written: string[];
+  /** Files already as the chapters say, left untouched. */
   unchanged: string[];
+  /** Generated files no chapter defines any more, deleted. */
   deleted: string[];
 }
 
@@ -320,6 +377,15 @@ export interface TangleReport {
  * Tangles the project and writes the result: only when there is no error
  * (so the last good output stays in place), never over a file that lacks
  * lit's header, and deleting generated files no chapter produces any more.
+ * What `lit tangle` does.
+ *
+ * @example
+ * ```ts
+ * import { formatDiagnostic } from "./mod.ts";
+ *
+ * const report = await tangleToDisk(".", { strict: true });
+ * for (const d of report.diagnostics) console.error(formatDiagnostic(d));
+ * ```
  */
 export async function tangleToDisk(
   root: string,
@@ -381,8 +447,18 @@ export async function tangleToDisk(
   return report;
 }
 
-/** One way the working tree differs from what the chapters produce. */
+/**
+ * One way the working tree differs from what the chapters produce.
+ *
+ * @example
+ * ```ts
+ * for (const d of (await checkProject(".")).differences) {
+ *   console.log(d.status, d.path); // e.g. "differs src/client.ts"
+ * }
+ * ```
+ */
 export interface Difference {
+  /** The generated file, project-relative. */
   path: string;
   /**
    * `differs`: content differs; `missing`: not on disk; `orphan`: a generated
@@ -393,6 +469,7 @@ export interface Difference {
   chapter?: string;
   /** Unified diff, working tree (`a/`) to chapters (`b/`), hunks annotated. */
   diff?: string;
+  /** The diff's hunks; `sources` names the chapter lines of each. */
   hunks?: {
     oldStart: number;
     oldLines: number;
@@ -402,10 +479,23 @@ export interface Difference {
   }[];
 }
 
-/** What {@link checkProject} found. */
+/**
+ * What {@link checkProject} found.
+ *
+ * @example
+ * ```ts
+ * import { hasErrors } from "./mod.ts";
+ *
+ * const report: CheckReport = await checkProject(".");
+ * const ok = !hasErrors(report.diagnostics) && report.differences.length === 0;
+ * ```
+ */
 export interface CheckReport {
+  /** Everything found wrong in `lit.json` and the chapters. */
   diagnostics: Diagnostic[];
+  /** The generated files that differ from the chapters, by path. */
   differences: Difference[];
+  /** What the chapters produce, as tangled in memory. */
   files: GeneratedFile[];
 }
 
@@ -447,7 +537,13 @@ export function describeSources(
 /**
  * Tangles in memory and compares with the working tree, byte for byte. Each
  * difference carries a unified diff whose hunk headers name the chapter lines
- * the expected text comes from.
+ * the expected text comes from. What `lit check` does.
+ *
+ * @example
+ * ```ts
+ * const { differences } = await checkProject(".");
+ * for (const d of differences) console.error(d.diff ?? `${d.status}: ${d.path}`);
+ * ```
  */
 export async function checkProject(
   root: string,

@@ -16,8 +16,7 @@ import {
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { formatDiagnostic, hasErrors } from "../../lit/diagnostics.ts";
-import { tangleProject } from "../../lit/project.ts";
+import { formatDiagnostic, hasErrors, tangleProject } from "../../lit/mod.ts";
 import { escapeHtml, loadHighlighter } from "./highlight.ts";
 import { buildIdentifiers, readExports } from "./identifiers.ts";
 import { CSS, type NavEntry, page } from "./layout.ts";

@@ -28,7 +28,7 @@ import {
   replaceLitHeader,
   type SourceMap,
 } from "./package.ts";
-import { findGeneratedFiles, loadConfig } from "../../lit/project.ts";
+import { findGeneratedFiles, loadConfig } from "../../lit/mod.ts";
 
 const HELP =
   `Usage: npm run build:npm [-- OPTIONS]      (or: deno task build:npm)

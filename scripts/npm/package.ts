@@ -10,7 +10,7 @@
  */
 
 import { posix } from "node:path";
-import { DEFAULT_HEADER, parseHeader } from "../../lit/header.ts";
+import { DEFAULT_HEADER, parseHeader } from "../../lit/mod.ts";
 
 /** The npm package's name (deno.json's `name` is the JSR one). */
 export const NPM_NAME = "matrixlib";

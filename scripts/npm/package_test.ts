@@ -22,7 +22,7 @@ import {
   summaryLine,
   tapCounts,
 } from "./package.ts";
-import { isHeader } from "../../lit/header.ts";
+import { isHeader } from "../../lit/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const denoJson = JSON.parse(

@@ -7,9 +7,7 @@
  * @module
  */
 import { dirname, join, normalize } from "node:path";
-import { loadConfig } from "../../lit/project.ts";
-import { formatDiagnostic } from "../../lit/diagnostics.ts";
-import { parseHeader } from "../../lit/header.ts";
+import { formatDiagnostic, loadConfig, parseHeader } from "../../lit/mod.ts";
 import type { NoExampleYet, TourStep } from "./steps.ts";
 
 /** A chapter of the book. */
