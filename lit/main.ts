@@ -43,6 +43,7 @@ well, 1 when lit found problems, 2 for a wrong command line.
 The configuration is lit.json: {"chapters": [...chapter paths in book order]},
 and optionally "strict": true (as --strict) and "header": "... {chapter} ...",
 the generated files' first line, {chapter} standing for the chapter's path.
+More in lit/README.md.
 `;
 
 function printDiagnostics(ds: Diagnostic[]): void {
