@@ -12,7 +12,7 @@
 
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { main as lit } from "./lit/main.ts";
+import { main as lit } from "../lit/mod.ts";
 import {
   type Chapter,
   checkTour,

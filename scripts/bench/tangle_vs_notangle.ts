@@ -52,7 +52,7 @@ interface Options {
 }
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const LIT_MAIN = join(REPO, "scripts", "lit", "main.ts");
+const LIT_MAIN = join(REPO, "lit", "main.ts");
 
 const HELP = `Usage: deno run -A scripts/bench/tangle_vs_notangle.ts [options]
 
@@ -686,7 +686,7 @@ function runners(book: BookOnDisk, denoBin: string): {
   const litArgs = ["run", "-A", LIT_MAIN, "tangle", "--root", book.litRoot];
   const lit: Runner = {
     label: "lit tangle",
-    command: "deno run -A scripts/lit/main.ts tangle --root <work>/lit",
+    command: "deno run -A lit/main.ts tangle --root <work>/lit",
     prepare: () => freshDir(join(book.litRoot, "out")),
     run: () => spawnChecked("lit tangle", denoBin, litArgs, REPO),
   };
@@ -893,7 +893,7 @@ async function capture(cmd: string, args: string[]): Promise<string> {
 }
 
 async function litFingerprint(): Promise<string> {
-  const dir = join(REPO, "scripts", "lit");
+  const dir = join(REPO, "lit");
   const files = (await listFiles(dir)).filter((f) =>
     f.endsWith(".ts") && !f.startsWith("tests/")
   );
@@ -935,7 +935,7 @@ async function machineFacts(
     `after them: ${loadAfter.map((x) => x.toFixed(2)).join(", ")}`,
     `- ${denoV} (runs lit); Node ${nodeV}`,
     `- noweb ${nowebV} (Debian package)`,
-    `- lit sources (scripts/lit, without tests): sha256 ${await litFingerprint()}…`,
+    `- lit sources (lit/, without tests): sha256 ${await litFingerprint()}…`,
   ];
 }
 

@@ -16,7 +16,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tangleToDisk } from "../lit/project.ts";
+import { tangleToDisk } from "../../lit/mod.ts";
 import { buildBook } from "./build.ts";
 import { checkLinks } from "./links.ts";
 

@@ -16,9 +16,7 @@ import {
 } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { formatDiagnostic, hasErrors } from "../lit/diagnostics.ts";
-import { loadConfig, readChapters } from "../lit/project.ts";
-import { tangle } from "../lit/tangle.ts";
+import { formatDiagnostic, hasErrors, tangleProject } from "../../lit/mod.ts";
 import { escapeHtml, loadHighlighter } from "./highlight.ts";
 import { buildIdentifiers, readExports } from "./identifiers.ts";
 import { CSS, type NavEntry, page } from "./layout.ts";
@@ -93,13 +91,11 @@ async function clearOutput(out: string): Promise<void> {
 /** Builds the whole site into `options.out`. */
 export async function buildBook(options: BuildOptions): Promise<BuildResult> {
   const { root, out } = options;
-  const loaded = loadConfig(root);
-  if (!loaded.config) {
-    throw new Error(loaded.diagnostics.map(formatDiagnostic).join("\n"));
-  }
-  const { chapters: sources } = readChapters(root, loaded.config);
-  const tangled = tangle(sources);
-  if (hasErrors(tangled.diagnostics)) {
+  // lit.json, its chapters and their tangling, as lit tangle sees them (the
+  // book's own header included).
+  const tangled = tangleProject(root);
+  const sources = tangled.chapters;
+  if (!tangled.config || hasErrors(tangled.diagnostics)) {
     throw new Error(
       "the chapters do not tangle:\n" +
         tangled.diagnostics.map(formatDiagnostic).join("\n"),

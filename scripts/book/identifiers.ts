@@ -8,7 +8,7 @@
 
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { GeneratedFile } from "../lit/tangle.ts";
+import type { GeneratedFile } from "../../lit/mod.ts";
 import type { Part, Web } from "./model.ts";
 
 /** One exported identifier. */

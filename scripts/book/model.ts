@@ -7,9 +7,12 @@
  * @module
  */
 
-import type { Block } from "../lit/parse.ts";
-import { parseChapter, type SourceFile } from "../lit/parse.ts";
-import type { GeneratedFile } from "../lit/tangle.ts";
+import {
+  type Block,
+  type GeneratedFile,
+  parseChapter,
+  type SourceFile,
+} from "../../lit/mod.ts";
 
 /** One chapter of the book. */
 export interface Chapter {

@@ -28,7 +28,7 @@ import {
   replaceLitHeader,
   type SourceMap,
 } from "./package.ts";
-import { findGeneratedFiles } from "../lit/project.ts";
+import { findGeneratedFiles, loadConfig } from "../../lit/mod.ts";
 
 const HELP =
   `Usage: npm run build:npm [-- OPTIONS]      (or: deno task build:npm)
@@ -86,17 +86,20 @@ export function runBin(
 /**
  * Replaces lit's header in every .js and .ts file under `dir` (see
  * {@linkcode replaceLitHeader}), then makes sure lit finds no generated file
- * there.
+ * there. `header` is the book's header template (`lit.json`'s `"header"`).
  */
-export async function replaceLitHeaders(dir: string): Promise<void> {
+export async function replaceLitHeaders(
+  dir: string,
+  header?: string,
+): Promise<void> {
   for (const file of await listFiles(dir)) {
     if (!/\.(js|ts)$/.test(file)) continue;
     const path = join(dir, file);
     const text = await readFile(path, "utf8");
-    const replaced = replaceLitHeader(text);
+    const replaced = replaceLitHeader(text, header);
     if (replaced !== text) await writeFile(path, replaced);
   }
-  const left = findGeneratedFiles(dir);
+  const left = findGeneratedFiles(dir, { header });
   if (left.length) {
     throw new Error(`lit's header is left in ${left.join(", ")}`);
   }
@@ -123,7 +126,8 @@ export async function build(root: string = ROOT): Promise<string[]> {
     await mkdir(join(out, posix.dirname(source)), { recursive: true });
     await copyFile(join(root, source), join(out, source));
   }
-  await replaceLitHeaders(out);
+  // The book's header, as lit.json sets it (lit's default when it cannot).
+  await replaceLitHeaders(out, loadConfig(root).config?.header);
 
   const deno = JSON.parse(
     await readFile(join(root, "deno.json"), "utf8"),

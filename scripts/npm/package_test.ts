@@ -22,7 +22,7 @@ import {
   summaryLine,
   tapCounts,
 } from "./package.ts";
-import { HEADER_RE } from "../lit/tangle.ts";
+import { isHeader } from "../../lit/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const denoJson = JSON.parse(
@@ -159,13 +159,25 @@ describe("lit's header in built files", () => {
       replaced,
       "// From chapters/03_password_login.md, the chapter of the matrixlib book that explains it.\nexport const x = 1;\n",
     );
-    assert.ok(!HEADER_RE.test(replaced));
+    assert.ok(!isHeader(replaced.split("\n")[0]));
     assert.equal(replaceLitHeader(header).split("\n").length, 1);
   });
 
   it("is left alone elsewhere than on the first line", () => {
     const text = `export const x = 1;\n${header}\n`;
     assert.equal(replaceLitHeader(text), text);
+  });
+
+  it("is the book's own header when lit.json sets one", () => {
+    const template = "Woven from {chapter}; edit the chapter instead";
+    const own =
+      "// Woven from chapters/01_discovery.md; edit the chapter instead";
+    assert.equal(
+      replaceLitHeader(`${own}\nexport const y = 2;\n`, template),
+      "// From chapters/01_discovery.md, the chapter of the matrixlib book that explains it.\nexport const y = 2;\n",
+    );
+    const mine = "// Woven by hand\nexport const z = 3;\n";
+    assert.equal(replaceLitHeader(mine, template), mine);
   });
 });
 

@@ -9,7 +9,7 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { countJUnit } from "../lit/run.ts";
+import { countJUnit } from "../../lit/mod.ts";
 import { type Layout, type RunningState, SKIPPED } from "./config.ts";
 import {
   hostFacts,

@@ -7,9 +7,7 @@
  * @module
  */
 import { dirname, join, normalize } from "node:path";
-import { loadConfig } from "../lit/project.ts";
-import { formatDiagnostic } from "../lit/diagnostics.ts";
-import { HEADER_RE } from "../lit/tangle.ts";
+import { formatDiagnostic, loadConfig, parseHeader } from "../../lit/mod.ts";
 import type { NoExampleYet, TourStep } from "./steps.ts";
 
 /** A chapter of the book. */
@@ -97,9 +95,11 @@ export function readExamples(root: string): ExampleFile[] {
       );
     }
   }
+  // The book's header template: an example names its chapter in it.
+  const template = loadConfig(root).config?.header;
   return files.filter((path) => !imported.has(path)).map((path) => {
-    const header = HEADER_RE.exec(texts.get(path)!.split(/\r?\n/)[0]);
-    return header ? { path, chapter: header[1] } : { path };
+    const chapter = parseHeader(texts.get(path)!.split(/\r?\n/)[0], template);
+    return chapter === undefined ? { path } : { path, chapter };
   });
 }
 

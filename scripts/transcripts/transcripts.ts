@@ -49,7 +49,7 @@
 import MarkdownIt from "markdown-it/browser";
 import { structuredPatch } from "diff";
 import { isAbsolute, join, resolve } from "node:path";
-import { splitLines } from "../lit/parse.ts";
+import { splitLines } from "../../lit/mod.ts";
 import { type Command, CommandError, parseCommand } from "./command.ts";
 import { startNetwork, TRANSCRIPT_HOMESERVER } from "./network.ts";
 import { createCitadelHomeserver } from "../../devserver/citadel.ts";

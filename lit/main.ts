@@ -7,7 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { type Diagnostic, formatDiagnostic, hasErrors } from "./diagnostics.ts";
-import { checkProject, tangleProject, tangleToDisk } from "./project.ts";
+import { checkProject, tangleToDisk } from "./project.ts";
 import { resolve } from "./fs.ts";
 
 const USAGE =
@@ -40,7 +40,10 @@ Options:
 
 Diagnostics read FILE:LINE:COL: severity: message. Exit status: 0 when all is
 well, 1 when lit found problems, 2 for a wrong command line.
-The configuration is lit.json: {"chapters": [...chapter paths in book order]}.
+The configuration is lit.json: {"chapters": [...chapter paths in book order]},
+and optionally "strict": true (as --strict) and "header": "... {chapter} ...",
+the generated files' first line, {chapter} standing for the chapter's path.
+More in lit/README.md.
 `;
 
 function printDiagnostics(ds: Diagnostic[]): void {
@@ -51,7 +54,19 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-async function main(argv: string[]): Promise<number> {
+/**
+ * Runs one lit command line, as `lit ARGS` would (`lit help` lists them),
+ * printing what the command prints; returns its exit status: 0 when all is
+ * well, 1 when lit found problems, 2 for a wrong command line.
+ *
+ * @example
+ * ```ts
+ * if (await main(["check", "--quiet"]) !== 0) {
+ *   console.error("the generated files differ from the chapters");
+ * }
+ * ```
+ */
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (
     command === undefined || command === "help" || command === "-h" ||
@@ -233,5 +248,3 @@ if (import.meta.main) {
     Deno.exitCode = 1;
   }
 }
-
-export { main, tangleProject };

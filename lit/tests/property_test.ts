@@ -10,7 +10,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { SourceFile } from "../parse.ts";
-import { HEADER_RE, headerLine, tangle } from "../tangle.ts";
+import { tangle } from "../tangle.ts";
+import { headerLine, parseHeader } from "../header.ts";
 import type { Diagnostic } from "../diagnostics.ts";
 
 // ---------------------------------------------------------------------------
@@ -592,7 +593,7 @@ describe("tangle, on random webs of chunks", () => {
           const lines = f.text.split("\n");
           assert.equal(lines.pop(), "");
           assert.equal(lines.length, f.origins.length);
-          assert.equal(HEADER_RE.exec(lines[0])?.[1], f.chapter);
+          assert.equal(parseHeader(lines[0]), f.chapter);
           const root = source.get(f.origins[0].file)![f.origins[0].line - 1];
           assert.match(
             root.slice(f.origins[0].col - 1),

@@ -46,7 +46,16 @@ export async function runDeno(root: string, args: string[]): Promise<number> {
   return (await runDenoWith(root, files, args)).code;
 }
 
-/** Test counts read from deno's JUnit report: leaves only (a group with steps is not a test of its own). */
+/**
+ * Test counts read from deno's JUnit report, as `lit test` counts them:
+ * leaves only (a group with steps is not a test of its own).
+ *
+ * @example
+ * ```ts
+ * countJUnit('<testcase name="a"/><testcase name="b"><failure/></testcase>');
+ * // => { passed: 1, failed: 1, skipped: 0 }
+ * ```
+ */
 export function countJUnit(
   xml: string,
 ): { passed: number; failed: number; skipped: number } {

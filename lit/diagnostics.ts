@@ -6,7 +6,14 @@
  * @module
  */
 
-/** Where a diagnostic points: a project-relative path and 1-based line/column. */
+/**
+ * Where a diagnostic points: a project-relative path and 1-based line/column.
+ *
+ * @example
+ * ```ts
+ * const where: Location = { file: "chapters/01_discovery.md", line: 42, col: 7 };
+ * ```
+ */
 export interface Location {
   /** Project-relative path with forward slashes, e.g. `chapters/00_intro.md`. */
   file: string;
@@ -16,11 +23,33 @@ export interface Location {
   col: number;
 }
 
-/** How bad a diagnostic is. `--strict` turns warnings into errors. */
+/**
+ * How bad a diagnostic is. `--strict` turns warnings into errors.
+ *
+ * @example
+ * ```ts
+ * const severity: Severity = "warning"; // an unused chunk, say
+ * ```
+ */
 export type Severity = "error" | "warning";
 
-/** One problem found while reading chapters or tangling. */
+/**
+ * One problem found while reading chapters or tangling.
+ *
+ * @example
+ * ```ts
+ * const d: Diagnostic = {
+ *   file: "chapters/a.md",
+ *   line: 12,
+ *   col: 3,
+ *   severity: "error",
+ *   code: "undefined-reference",
+ *   message: "<<set up>> is not defined anywhere in the book",
+ * };
+ * ```
+ */
 export interface Diagnostic extends Location {
+  /** An error fails the command; a warning does too with `--strict`. */
   severity: Severity;
   /** A short stable identifier, e.g. `undefined-reference`, for tools and tests. */
   code: string;
@@ -65,7 +94,15 @@ export function applyStrict(ds: Diagnostic[], strict: boolean): Diagnostic[] {
   );
 }
 
-/** True when any diagnostic is an error. */
+/**
+ * True when any diagnostic is an error.
+ *
+ * @example
+ * ```ts
+ * hasErrors([{ file: "chapters/a.md", line: 1, col: 1, severity: "warning", code: "unused-chunk", message: "…" }]);
+ * // => false
+ * ```
+ */
 export function hasErrors(ds: Diagnostic[]): boolean {
   return ds.some((d) => d.severity === "error");
 }

@@ -16,13 +16,31 @@
 import MarkdownIt from "markdown-it/browser";
 import type { Diagnostic } from "./diagnostics.ts";
 
-/** A chapter as lit reads it: its project-relative path and its text. */
+/**
+ * A chapter as lit reads it: its project-relative path and its text.
+ *
+ * @example
+ * ```ts
+ * const chapter: SourceFile = { path: "chapters/a.md", text: "# A\n" };
+ * ```
+ */
 export interface SourceFile {
+  /** Project-relative, with `/`: `chapters/01_discovery.md`. */
   path: string;
+  /** The whole Markdown text. */
   text: string;
 }
 
-/** One line of a chunk body, with where it stands in the chapter. */
+/**
+ * One line of a chunk body, with where it stands in the chapter.
+ *
+ * @example
+ * ```ts
+ * const { blocks } = parseChapter({ path: "a.md", text: "~~~ts\n// <<x>>=\n  // <<y>>\n~~~\n" });
+ * const line: BodyLine = blocks[0].body[0];
+ * // line.ref => { name: "y", indent: "  " }; line.line => 3
+ * ```
+ */
 export interface BodyLine {
   /** The chapter the line is in. */
   chapter: string;
@@ -36,15 +54,26 @@ export interface BodyLine {
   ref?: { name: string; indent: string };
 }
 
-/** A fenced block that lit tangles: a file root or a chunk definition. */
+/**
+ * A fenced block that lit tangles: a file root (`// file: PATH`), a chunk
+ * definition (`// <<name>>=`) or a continuation (`// <<name>>+=`).
+ *
+ * @example
+ * ```ts
+ * const block: Block = parseChapter({ path: "a.md", text: "~~~ts\n// file: a.ts\nx();\n~~~\n" }).blocks[0];
+ * // block.kind => "file"; block.name => "a.ts"; block.line => 2
+ * ```
+ */
 export interface Block {
+  /** What the header line says: a file root, a definition, a continuation. */
   kind: "file" | "define" | "append";
   /** The file path (for `file`) or the chunk name (normalised). */
   name: string;
   /** The chapter holding the block. */
   chapter: string;
-  /** 1-based line and column of the header line (the `// …` comment). */
+  /** 1-based line of the header line (the `// …` comment). */
   line: number;
+  /** 1-based column where the header line's comment starts. */
   col: number;
   /** 1-based column where the file path starts (for `file`), else `col`. */
   nameCol: number;
@@ -54,12 +83,23 @@ export interface Block {
   leader: string;
   /** Marked `[unused]`: defined on purpose without being used. */
   unused: boolean;
+  /** The lines after the header line, in order. */
   body: BodyLine[];
 }
 
-/** What reading one chapter produced. */
+/**
+ * What reading one chapter produced.
+ *
+ * @example
+ * ```ts
+ * const parsed: ParsedChapter = parseChapter({ path: "a.md", text: "~~~ts\n// <<x>>= oops\n~~~\n" });
+ * // parsed.blocks => []; parsed.diagnostics[0].code => "malformed-header"
+ * ```
+ */
 export interface ParsedChapter {
+  /** The tangled blocks, in chapter order. */
   blocks: Block[];
+  /** Malformed or misplaced chunk headers. */
   diagnostics: Diagnostic[];
 }
 
@@ -119,7 +159,15 @@ function patternsFor(leader: string): Patterns {
   return p;
 }
 
-/** Splits text into lines the way CommonMark does (LF, CRLF or lone CR). */
+/**
+ * Splits text into lines the way CommonMark does (LF, CRLF or lone CR), so
+ * that line numbers agree with lit's.
+ *
+ * @example
+ * ```ts
+ * splitLines("a\r\nb\rc\nd"); // => ["a", "b", "c", "d"]
+ * ```
+ */
 export function splitLines(text: string): string[] {
   return text.split(/\r\n|\r|\n/);
 }
@@ -130,7 +178,7 @@ export function splitLines(text: string): string[] {
  *
  * @example
  * ```ts
- * const { blocks } = parseChapter({ path: "chapters/a.md", text: "```ts\n// <<x>>=\nlet a = 1;\n```\n" });
+ * const { blocks } = parseChapter({ path: "chapters/a.md", text: "~~~ts\n// <<x>>=\nlet a = 1;\n~~~\n" });
  * // blocks[0].kind === "define", blocks[0].name === "x"
  * ```
  */
