@@ -15,6 +15,8 @@ import { type Clock, systemClock } from "./clock.ts";
 import { send } from "./http.ts";
 import { readAnswer } from "./response.ts";
 import { MatrixError } from "./errors.ts";
+import { serverNameOf, validateHomeserver } from "./discovery.ts";
+import { HomeserverMismatchError, type StoredSession } from "./session.ts";
 import { jsonObject } from "./http.ts";
 
 /**
@@ -95,24 +97,67 @@ export class Api {
     return this.#baseUrl === undefined ? undefined : new URL(this.#baseUrl);
   }
   /** The function that makes HTTP requests. */
-  readonly fetch: Fetch;
+  #fetch: Fetch;
   /** The server name the client was created from, if any. */
-  readonly serverName: string | undefined;
+  #serverName: string | undefined;
   /** How long each request may take, in milliseconds. */
-  readonly timeoutMs: number;
+  #timeoutMs: number;
   /** Whether plain `http:` may be used. */
-  readonly allowHttp: boolean;
+  #allowHttp: boolean;
   /** The discovery under way, shared by everyone waiting for the base URL. */
   #discovery: Promise<URL> | undefined;
   /** Where the time comes from: the system clock unless a test gives one. */
-  readonly clock: Clock;
+  #clock: Clock;
   #rateLimit: Required<RateLimitOptions>;
   /** The base URL the client was created with, if it was given one. */
-  readonly configuredBaseUrl: URL | undefined;
+  #configuredBaseUrl: URL | undefined;
 
   /** Sends requests to `baseUrl` from now on: a session's base URL. */
   moveTo(baseUrl: URL): void {
     this.#baseUrl = new URL(baseUrl);
+  }
+  /** Throws unless `session` may be used by this client (see chapter 3). */
+  checkSession(session: StoredSession, follow: boolean): void {
+    const { homeserver, loginBaseUrl, userId } = session;
+    const allowHttp = this.#allowHttp;
+    const start = this.#serverName === undefined
+      ? undefined
+      : discoveryStart(this.#serverName, allowHttp);
+    const configured = this.#configuredBaseUrl?.href ?? start!.serverName;
+    const mismatch = (problem: "other_homeserver" | "plain_http") =>
+      new HomeserverMismatchError({
+        userId,
+        stored: homeserver,
+        configured,
+        problem,
+      });
+    const httpAllowed = allowHttp || start?.allowHttp === true;
+    if (new URL(homeserver).protocol === "http:" && !httpAllowed) {
+      throw mismatch("plain_http");
+    }
+    if (follow) return;
+    const urls = [homeserver, loginBaseUrl];
+    const belongs = start === undefined
+      ? urls.includes(configured)
+      : serverNameOf(userId) === start.serverName ||
+        urls.includes(start.site.href);
+    if (!belongs) throw mismatch("other_homeserver");
+  }
+  /**
+   * Checks a base URL that came from the network, as discovery does (chapter
+   * 1's `validateHomeserver`), with this API's `fetch`, timeout and rule for
+   * plain HTTP.
+   */
+  checkBaseUrl(
+    value: unknown,
+    signal?: AbortSignal,
+  ): Promise<{ baseUrl: URL } | { problem: string }> {
+    return validateHomeserver(value, {
+      fetch: this.#fetch,
+      signal,
+      timeoutMs: this.#timeoutMs,
+      allowHttp: this.#allowHttp,
+    });
   }
 
   /**
@@ -124,7 +169,7 @@ export class Api {
     this.#baseUrl = options.baseUrl === undefined
       ? undefined
       : parseBaseUrl(options.baseUrl);
-    this.fetch = options.fetch ??
+    this.#fetch = options.fetch ??
       ((input, init) => globalThis.fetch(input, init));
     if (options.baseUrl !== undefined && options.serverName !== undefined) {
       throw new TypeError(
@@ -139,15 +184,15 @@ export class Api {
     if (options.serverName !== undefined) {
       discoveryStart(options.serverName, false);
     }
-    this.serverName = options.serverName;
-    this.timeoutMs = timeoutOption(options.timeoutMs);
-    this.allowHttp = options.allowHttp ?? this.#baseUrl?.protocol === "http:";
-    this.clock = options.clock ?? systemClock;
+    this.#serverName = options.serverName;
+    this.#timeoutMs = timeoutOption(options.timeoutMs);
+    this.#allowHttp = options.allowHttp ?? this.#baseUrl?.protocol === "http:";
+    this.#clock = options.clock ?? systemClock;
     this.#rateLimit = {
       maxRetries: options.rateLimit?.maxRetries ?? 3,
       maxWaitMs: options.rateLimit?.maxWaitMs ?? 10_000,
     };
-    this.configuredBaseUrl = this.#baseUrl;
+    this.#configuredBaseUrl = this.#baseUrl;
   }
 
   /** The URL of the endpoint at `path`; see {@linkcode endpointUrl}. */
@@ -182,10 +227,10 @@ export class Api {
   #startDiscovery(): Promise<URL> {
     const discovery = (async () => {
       try {
-        const found = await discover(this.serverName!, {
-          fetch: this.fetch,
-          timeoutMs: this.timeoutMs,
-          allowHttp: this.allowHttp,
+        const found = await discover(this.#serverName!, {
+          fetch: this.#fetch,
+          timeoutMs: this.#timeoutMs,
+          allowHttp: this.#allowHttp,
         });
         if (found.baseUrl === undefined) throw new DiscoveryError(found);
         this.#baseUrl = found.baseUrl;
@@ -206,14 +251,14 @@ export class Api {
       : endpointUrl(call.baseUrl, call.path);
     const { method } = call;
     for (let attempt = 0;; attempt++) {
-      const startedAt = this.clock.now();
+      const startedAt = this.#clock.now();
       const response = await send(
         { method, url, json: call.json, headers: call.headers },
         {
-          fetch: this.fetch,
+          fetch: this.#fetch,
           signal: call.signal,
-          timeoutMs: this.timeoutMs,
-          allowHttp: this.allowHttp,
+          timeoutMs: this.#timeoutMs,
+          allowHttp: this.#allowHttp,
         },
       );
       if (call.challenge === true && response.status === 401) {
@@ -224,14 +269,14 @@ export class Api {
       }
       try {
         const body = readAnswer(response, { method, url }, {
-          now: this.clock.now(),
+          now: this.#clock.now(),
           hint: call.hint,
         });
         return { body, startedAt, url };
       } catch (error) {
         const wait = this.#rateLimitWait(error, attempt);
         if (wait === undefined) throw error;
-        await this.clock.sleep(wait, call.signal);
+        await this.#clock.sleep(wait, call.signal);
       }
     }
   }

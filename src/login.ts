@@ -10,7 +10,6 @@ import type { SessionKeeper } from "./session_keeper.ts";
 import { InvalidResponseError } from "./errors.ts";
 import { parseLoginAnswer, type StoredSession } from "./session.ts";
 import type { Api } from "./api.ts";
-import { validateHomeserver } from "./discovery.ts";
 import { isObject } from "./json.ts";
 import { MatrixError } from "./errors.ts";
 
@@ -162,12 +161,7 @@ async function followWellKnown(
   if (!isObject(homeserver)) {
     return { problem: `"well_known" has no "m.homeserver" object` };
   }
-  const checked = await validateHomeserver(homeserver.base_url, {
-    fetch: api.fetch,
-    signal,
-    timeoutMs: api.timeoutMs,
-    allowHttp: api.allowHttp,
-  });
+  const checked = await api.checkBaseUrl(homeserver.base_url, signal);
   if ("problem" in checked) {
     return { problem: `its base URL was not usable: ${checked.problem}` };
   }

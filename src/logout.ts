@@ -196,39 +196,35 @@ async function logOut(
   const alreadyEnded: LogoutResult = { ...ids, confirmed: false, all: false };
   let session: StoredSession | undefined;
   try {
-    await keeper.refreshDone();
-    session = await keeper.lock.withLock(() => keeper.stored());
+    session = await keeper.newest(current);
   } catch (error) {
     throw failed(error);
   }
-  const same = session?.homeserver === current.homeserver &&
-    session.userId === ids.userId && session.deviceId === ids.deviceId;
-  if (!same) {
+  if (session === undefined) {
     await forget(keeper, current, "Another program ended the session");
     return alreadyEnded;
   }
-  keeper.hold(session);
-  if (session!.softLoggedOut === true) {
-    await forget(keeper, session!, "The session had ended on the server already");
+  if (session.softLoggedOut === true) {
+    await forget(keeper, session, "The session had ended on the server already");
     return alreadyEnded;
   }
   try {
     await keeper.send({ method: "POST", path, json: {} });
   } catch (error) {
     if (!answeredWithSuccess(error)) {
-      const state = keeper.settledState();
+      const state = keeper.state;
       if (state !== "logged_out" && state !== "soft_logged_out") {
         throw failed(error);
       }
       await forget(
         keeper,
-        session!,
+        session,
         "The session had ended on the server already",
       );
       return alreadyEnded;
     }
   }
-  await forget(keeper, session!, "The server ended the session");
+  await forget(keeper, session, "The server ended the session");
   return { ...ids, confirmed: true, all };
 }
 /** Whether `error` came with a `2xx` status: the server did what was asked. */
@@ -248,7 +244,7 @@ async function forget(
   why: string,
 ): Promise<void> {
   try {
-    await keeper.end(session, { soft: false, adopt: false });
+    await keeper.forget(session);
   } catch (error) {
     const cause = error instanceof Error ? error.message : String(error);
     throw new StorageError(

@@ -18,14 +18,13 @@ import {
 } from "./session.ts";
 import { parseBaseUrl } from "./base_url.ts";
 import { MemoryLock, type SessionLock } from "./lock.ts";
-import { HomeserverMismatchError } from "./session.ts";
-import { discoveryStart, serverNameOf } from "./discovery.ts";
 import { AlreadyLoggedInError } from "./session.ts";
 import { NotLoggedInError } from "./session.ts";
 import { MatrixError } from "./errors.ts";
 import { untilAborted } from "./abort.ts";
 import { InvalidResponseError } from "./errors.ts";
 import { parseRefreshAnswer } from "./session.ts";
+import { type Clock, systemClock } from "./clock.ts";
 
 /**
  * The states of a client's session: `"logged_in"`, `"logged_out"`, and
@@ -117,6 +116,8 @@ export interface KeeperOptions {
   lock?: SessionLock;
   /** How long before its expiry the access token is renewed, at most. */
   refreshMarginMs?: number;
+  /** Where the time comes from; the client's clock (chapter 2). */
+  clock?: Clock;
 }
 
 /** The one owner of a client's session. */
@@ -131,7 +132,7 @@ export class SessionKeeper {
   /** The session held in memory, which requests use. */
   #session: StoredSession | undefined;
   /** The lock that clients sharing the storage take in turn. */
-  readonly lock: SessionLock;
+  #lock: SessionLock;
   #loggingIn = false;
   /** Whether the server said `M_USER_LOCKED` to the last request. */
   #userLocked = false;
@@ -139,6 +140,7 @@ export class SessionKeeper {
   #refreshing: Promise<void> | undefined;
   /** Where this server takes refreshes, once the fallback was needed (v1). */
   #refreshPath: string | undefined;
+  #clock: Clock;
   #refreshMarginMs: number;
   /** When the current token should be renewed, and which expiry that is for. */
   #renewal: { expiresAt: number; at: number } | undefined;
@@ -149,7 +151,8 @@ export class SessionKeeper {
     this.dialect = options.dialect;
     this.#storage = options.storage ?? new MemoryStorage();
     this.#onSessionChange = options.onSessionChange;
-    this.lock = options.lock ?? new MemoryLock();
+    this.#lock = options.lock ?? new MemoryLock();
+    this.#clock = options.clock ?? systemClock;
     this.#refreshMarginMs = options.refreshMarginMs ?? 60_000;
     if (!(this.#refreshMarginMs >= 0)) {
       throw new TypeError(
@@ -175,17 +178,17 @@ export class SessionKeeper {
   }
 
   /** The stored session, read from the storage now. */
-  async stored(): Promise<StoredSession | undefined> {
+  async #stored(): Promise<StoredSession | undefined> {
     return readStoredSession(await this.#storage.get(SESSION_KEY));
   }
   /** Holds `session` (or none) in memory; the API moves to its base URL. */
-  hold(session: StoredSession | undefined): void {
+  #hold(session: StoredSession | undefined): void {
     this.#session = session;
     if (session !== undefined) this.api.moveTo(parseBaseUrl(session.homeserver));
   }
   /** The session's state now; see {@linkcode SessionState}. */
   get state(): SessionState {
-    const settled = this.settledState();
+    const settled = this.#settled();
     if (this.#refreshing !== undefined && settled !== "soft_logged_out") {
       return settled === "logged_out" ? settled : "refreshing";
     }
@@ -193,59 +196,43 @@ export class SessionKeeper {
   }
 
   /** The state, leaving out a refresh under way. */
-  settledState(): SessionState {
+  #settled(): SessionState {
     if (this.#session === undefined) return "logged_out";
     if (this.#session.softLoggedOut === true) return "soft_logged_out";
     return this.#userLocked ? "locked" : "logged_in";
   }
 
-  /** Reports the settled state, for the session `ids` (or the current one). */
-  #report(ids: { userId: string; deviceId: string } | undefined): void {
+  /**
+   * Reports the settled state, for the session `ids` (or the current one);
+   * with `refresh`, how the refresh that just ended went, if the session
+   * goes on (see "The refresh, step by step").
+   */
+  #report(
+    ids: { userId: string; deviceId: string } | undefined,
+    refresh?: "renewed" | "failed",
+  ): void {
     const { userId, deviceId } = this.#session ?? ids ?? {};
-    this.#notify({ state: this.settledState(), userId, deviceId });
+    const change: SessionChange = { state: this.#settled(), userId, deviceId };
+    if (change.state === "logged_in" || change.state === "locked") {
+      if (refresh !== undefined) change.refresh = refresh;
+    }
+    this.#notify(change);
   }
 
   /** Holds the stored session, if there is one and it may be held here. */
   async restore(
     options: RestoreOptions,
   ): Promise<{ userId: string; deviceId: string } | undefined> {
-    const session = await this.stored();
+    const session = await this.#stored();
     if (session === undefined) return undefined;
-    this.#checkHomeserver(session, options.followHomeserver === true);
-    this.hold(session);
+    this.api.checkSession(session, options.followHomeserver === true);
+    this.#hold(session);
     const { userId, deviceId } = session;
     const state = session.softLoggedOut === true
       ? "soft_logged_out"
       : "logged_in";
     this.#notify({ state, userId, deviceId });
     return { userId, deviceId };
-  }
-  /** Throws unless `session` may be restored by this client (see above). */
-  #checkHomeserver(session: StoredSession, follow: boolean): void {
-    const { homeserver, loginBaseUrl, userId } = session;
-    const { allowHttp, configuredBaseUrl, serverName } = this.api;
-    const start = serverName === undefined
-      ? undefined
-      : discoveryStart(serverName, allowHttp);
-    const configured = configuredBaseUrl?.href ?? start!.serverName;
-    const mismatch = (problem: "other_homeserver" | "plain_http") =>
-      new HomeserverMismatchError({
-        userId,
-        stored: homeserver,
-        configured,
-        problem,
-      });
-    const httpAllowed = allowHttp || start?.allowHttp === true;
-    if (new URL(homeserver).protocol === "http:" && !httpAllowed) {
-      throw mismatch("plain_http");
-    }
-    if (follow) return;
-    const urls = [homeserver, loginBaseUrl];
-    const belongs = start === undefined
-      ? urls.includes(configured)
-      : serverNameOf(userId) === start.serverName ||
-        urls.includes(start.site.href);
-    if (!belongs) throw mismatch("other_homeserver");
   }
 
   /**
@@ -261,8 +248,8 @@ export class SessionKeeper {
     }
     this.#loggingIn = true;
     try {
-      const session = await this.lock.withLock(async () => {
-        const held = this.#session ?? await this.stored();
+      const session = await this.#lock.withLock(async () => {
+        const held = this.#session ?? await this.#stored();
         if (held !== undefined && held.softLoggedOut !== true) {
           throw new AlreadyLoggedInError({
             userId: held.userId,
@@ -279,7 +266,7 @@ export class SessionKeeper {
           await this.#abandon(session);
           throw error;
         }
-        this.hold(session);
+        this.#hold(session);
         this.#notify({
           state: "logged_in",
           userId: session.userId,
@@ -288,7 +275,7 @@ export class SessionKeeper {
         return session;
       });
       if (session.expiresAt !== undefined) {
-        const lifeMs = session.expiresAt - this.api.clock.now();
+        const lifeMs = session.expiresAt - this.#clock.now();
         this.#renewal = this.#plan(session.expiresAt, lifeMs);
       }
       return session;
@@ -345,11 +332,11 @@ export class SessionKeeper {
       const session = this.usable();
       try {
         const answer = await this.#sendAs(session, call);
-        this.#unlocked();
+        this.#setLocked(false);
         return answer;
       } catch (error) {
         if (!(error instanceof MatrixError)) throw error;
-        if (error.errcode === "M_USER_LOCKED") this.#locked();
+        if (error.errcode === "M_USER_LOCKED") this.#setLocked(true);
         if (!this.dialect.tokenRefused(error)) throw error;
         if (this.#session?.accessToken !== session.accessToken) continue;
         if (
@@ -359,23 +346,15 @@ export class SessionKeeper {
           await this.#refresh(session, call.signal);
           continue;
         }
-        const soft = this.dialect.keepsDevice(error);
-        if (await this.end(session, { soft, adopt: true })) continue;
+        if (await this.#refused(session, this.dialect.keepsDevice(error))) continue;
         throw error;
       }
     }
   }
-  /** Records that the server said `M_USER_LOCKED`. */
-  #locked(): void {
-    if (this.#userLocked) return;
-    this.#userLocked = true;
-    this.#report(undefined);
-  }
-
-  /** Records that a request succeeded, so the account is not locked. */
-  #unlocked(): void {
-    if (!this.#userLocked) return;
-    this.#userLocked = false;
+  /** Records whether the account is locked: `M_USER_LOCKED`, or a success. */
+  #setLocked(locked: boolean): void {
+    if (this.#userLocked === locked) return;
+    this.#userLocked = locked;
     this.#report(undefined);
   }
 
@@ -403,11 +382,11 @@ export class SessionKeeper {
     let ended = false; // #end reports an end itself
     let renewed = false;
     try {
-      await this.lock.withLock(async () => {
-        const stored = await this.stored();
+      await this.#lock.withLock(async () => {
+        const stored = await this.#stored();
         if (stored === undefined || stored.accessToken !== used.accessToken) {
           const ours = stored?.homeserver === used.homeserver ? stored : undefined;
-          this.hold(ours);
+          this.#hold(ours);
           renewed = ours !== undefined && ours.softLoggedOut !== true;
           return;
         }
@@ -429,7 +408,7 @@ export class SessionKeeper {
             next.expiresAt = answer.startedAt + parsed.expiresInMs;
           }
           await this.#storage.set(SESSION_KEY, { ...next });
-          this.hold(next);
+          this.#hold(next);
           this.#userLocked = false;
           renewed = true;
           if (next.expiresAt !== undefined) {
@@ -439,8 +418,7 @@ export class SessionKeeper {
           if (error instanceof MatrixError) {
             if (error.errcode === "M_USER_LOCKED") this.#userLocked = true;
             if (error.errcode === "M_UNKNOWN_TOKEN" || error.errcode === "M_FORBIDDEN") {
-              const soft = this.dialect.keepsDevice(error);
-              ended = !await this.#end(stored, { soft, adopt: true });
+              ended = !await this.#end(stored, this.dialect.keepsDevice(error), true);
               if (!ended) return;
             }
           }
@@ -448,22 +426,8 @@ export class SessionKeeper {
         }
       });
     } finally {
-      if (!ended) this.#reportRefresh(ids, renewed);
+      if (!ended) this.#report(ids, renewed ? "renewed" : "failed");
     }
-  }
-
-  /** Reports the end of a refresh that did not end the session itself. */
-  #reportRefresh(
-    ids: { userId: string; deviceId: string },
-    renewed: boolean,
-  ): void {
-    const state = this.settledState();
-    const { userId, deviceId } = this.#session ?? ids;
-    const change: SessionChange = { state, userId, deviceId };
-    if (state === "logged_in" || state === "locked") {
-      change.refresh = renewed ? "renewed" : "failed";
-    }
-    this.#notify(change);
   }
   /** Sends `POST /refresh`, falling back to v1 on servers without v3. */
   async #sendRefresh(refreshToken: string): Promise<Answer> {
@@ -504,7 +468,7 @@ export class SessionKeeper {
     if (session.expiresAt === undefined || session.refreshToken === undefined) {
       return;
     }
-    const now = this.api.clock.now();
+    const now = this.#clock.now();
     if (this.#renewal?.expiresAt !== session.expiresAt) {
       this.#renewal = this.#plan(session.expiresAt, session.expiresAt - now);
     }
@@ -513,47 +477,60 @@ export class SessionKeeper {
       await this.#refresh(session, signal);
     } catch (error) {
       signal?.throwIfAborted();
-      if (this.settledState() === "logged_in") return;
-      if (this.settledState() === "locked") return;
+      if (this.#settled() === "logged_in") return;
+      if (this.#settled() === "locked") return;
       throw error;
     }
   }
-  /** Resolves when no refresh is under way (whatever its outcome). */
-  async refreshDone(): Promise<void> {
+  /**
+   * The newest session of `current`'s device, held from now on: read again,
+   * under the lock, once any refresh under way has ended. `undefined` when the
+   * storage holds no session of that device (another program ended it).
+   */
+  async newest(current: StoredSession): Promise<StoredSession | undefined> {
     await this.#refreshing?.catch(() => {});
+    const stored = await this.#lock.withLock(() => this.#stored());
+    const same = stored?.homeserver === current.homeserver &&
+      stored.userId === current.userId && stored.deviceId === current.deviceId;
+    if (!same) return undefined;
+    this.#hold(stored);
+    return stored;
   }
 
   /**
-   * Ends `session`, softly (keeps the user and device) or not (wipes them),
-   * under the lock; with `adopt`, adopts a newer stored session of the same
-   * homeserver instead and returns `true`. See the chapter for the rule.
+   * Ends `session` because the server refused its token, softly (keeps the
+   * user and device) or not (wipes them), under the lock; or adopts a newer
+   * stored session of the same homeserver instead, and returns `true`.
    */
-  end(
-    session: StoredSession,
-    how: { soft: boolean; adopt: boolean },
-  ): Promise<boolean> {
-    const before = this.settledState();
-    if (!how.adopt) this.#endInMemory(session, how.soft);
-    return this.lock.withLock(() => this.#end(session, how, before));
+  #refused(session: StoredSession, soft: boolean): Promise<boolean> {
+    return this.#lock.withLock(() => this.#end(session, soft, true));
   }
 
-  /** {@linkcode SessionKeeper.end}, with the lock held. */
+  /** Ends `session` for good: a logout the server confirmed (chapter 5). */
+  async forget(session: StoredSession): Promise<void> {
+    const before = this.#settled();
+    this.#endInMemory(session, false);
+    await this.#lock.withLock(() => this.#end(session, false, false, before));
+  }
+
+  /** Ends `session` (see the chapter for the rule), with the lock held. */
   async #end(
     session: StoredSession,
-    how: { soft: boolean; adopt: boolean },
-    before = this.settledState(),
+    soft: boolean,
+    adopt: boolean,
+    before = this.#settled(),
   ): Promise<boolean> {
-    const stored = await this.stored();
+    const stored = await this.#stored();
     if (
-      how.adopt && stored !== undefined && stored.softLoggedOut !== true &&
+      adopt && stored !== undefined && stored.softLoggedOut !== true &&
       stored.accessToken !== session.accessToken &&
       stored.homeserver === session.homeserver
     ) {
-      this.hold(stored);
+      this.#hold(stored);
       return true;
     }
     const { userId, deviceId } = session;
-    const ended = this.#endInMemory(session, how.soft);
+    const ended = this.#endInMemory(session, soft);
     try {
       const ours = stored?.homeserver === session.homeserver &&
         stored.userId === userId && stored.deviceId === deviceId;
@@ -565,7 +542,7 @@ export class SessionKeeper {
         await this.#storage.delete(DEVICE_KEY);
       }
     } finally {
-      if (this.settledState() !== before) this.#report({ userId, deviceId });
+      if (this.#settled() !== before) this.#report({ userId, deviceId });
     }
     return false;
   }
@@ -573,7 +550,7 @@ export class SessionKeeper {
   /** Ends `session` in memory; returns the soft-logged-out one, if soft. */
   #endInMemory(session: StoredSession, soft: boolean): StoredSession | undefined {
     const ended = soft ? { ...session, softLoggedOut: true } : undefined;
-    this.hold(ended);
+    this.#hold(ended);
     this.#userLocked = false;
     return ended;
   }
