@@ -149,6 +149,34 @@ export async function raw(
   return { status: response.status, body, headers: response.headers };
 }
 
+/**
+ * A raw password login of `user` by localpart (`extra` joins the request,
+ * such as `refresh_token` or `device_id`); fails unless it is 200. The
+ * answer holds tokens: never print it.
+ */
+export async function rawLogin(
+  user: { localpart: string; password: string },
+  extra: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
+  const login = await raw("POST", "/_matrix/client/v3/login", {
+    json: {
+      type: "m.login.password",
+      identifier: { type: "m.id.user", user: user.localpart },
+      password: user.password,
+      ...extra,
+    },
+  });
+  assert.equal(login.status, 200, `login: ${login.body.errcode}`);
+  return login.body;
+}
+
+/** A string field of an answer (a token, an ID), or a failure naming it. */
+export function field(body: Record<string, unknown>, key: string): string {
+  const value = body[key];
+  if (typeof value !== "string") assert.fail(`the answer has no ${key}`);
+  return value;
+}
+
 /** Waits `ms` milliseconds of real time (a token's real expiry). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
