@@ -11,15 +11,31 @@ import {
   calls,
   CopyableStorage,
   example,
+  field,
   inDir,
   newClient,
   PAST_EXPIRY_MS,
   raw,
+  rawLogin,
   sleep,
   users,
 } from "./support.ts";
 
 const WHOAMI = "/_matrix/client/v3/account/whoami";
+const LOGOUT = "/_matrix/client/v3/logout";
+
+/** The user's device IDs, through the admin API. */
+async function devicesOf(userId: string): Promise<string[]> {
+  const admin = await users.admin();
+  const answer = await raw(
+    "GET",
+    `/_synapse/admin/v2/users/${encodeURIComponent(userId)}/devices`,
+    { token: admin.accessToken },
+  );
+  assert.equal(answer.status, 200, `devices: ${answer.body.errcode}`);
+  return (answer.body.devices as { device_id: string }[])
+    .map((d) => d.device_id).sort();
+}
 
 /** The access token a storage holds (to check it on the server). */
 function tokenOf(storage: CopyableStorage): string {
@@ -73,6 +89,62 @@ describe("synapse: logout (chapter 5)", () => {
     assert.equal(result.confirmed, true);
     assert.deepEqual(calls(log, "/refresh"), ["POST 200"]);
     assert.deepEqual(calls(log, "/logout"), ["POST 200"]);
+  });
+
+  it("a locked account can still log out: whoami is 401 M_USER_LOCKED with soft_logout, logout and logout/all are 200", async () => {
+    const gina = await users.user("gina");
+    const first = await rawLogin(gina);
+    const second = await rawLogin(gina);
+    const admin = await users.admin();
+    const lock = await raw(
+      "PUT",
+      `/_synapse/admin/v2/users/${encodeURIComponent(gina.userId)}`,
+      { token: admin.accessToken, json: { locked: true } },
+    );
+    assert.equal(lock.status, 200, `locking: ${lock.body.errcode}`);
+    const token = field(first, "access_token");
+    const locked = await raw("GET", WHOAMI, { token });
+    assert.equal(locked.status, 401);
+    assert.equal(locked.body.errcode, "M_USER_LOCKED");
+    assert.equal(locked.body.soft_logout, true);
+    const out = await raw("POST", LOGOUT, { json: {}, token });
+    assert.equal(out.status, 200, `logout: ${out.body.errcode}`);
+    const deviceId = field(first, "device_id");
+    assert.ok(!(await devicesOf(gina.userId)).includes(deviceId));
+    const gone = await raw("GET", WHOAMI, { token });
+    assert.equal(gone.status, 401);
+    assert.equal(gone.body.errcode, "M_UNKNOWN_TOKEN");
+    // The other session ends every one, the registration's too.
+    const all = await raw("POST", `${LOGOUT}/all`, {
+      json: {},
+      token: field(second, "access_token"),
+    });
+    assert.equal(all.status, 200, `logout/all: ${all.body.errcode}`);
+    assert.deepEqual(await devicesOf(gina.userId), []);
+  });
+
+  it("logout accepts an expired access token (Synapse's soft logout), and its refresh token is then refused", async () => {
+    const hana = await users.user("hana");
+    const login = await rawLogin(hana, { refresh_token: true });
+    const token = field(login, "access_token");
+    await sleep(PAST_EXPIRY_MS);
+    const expired = await raw("GET", WHOAMI, { token });
+    assert.equal(expired.status, 401);
+    assert.equal(expired.body.errcode, "M_UNKNOWN_TOKEN");
+    assert.equal(expired.body.soft_logout, true);
+    const out = await raw("POST", LOGOUT, { json: {}, token });
+    assert.equal(out.status, 200, `logout: ${out.body.errcode}`);
+    assert.ok(
+      !(await devicesOf(hana.userId)).includes(field(login, "device_id")),
+    );
+    const after = await raw("GET", WHOAMI, { token });
+    assert.equal(after.body.errcode, "M_UNKNOWN_TOKEN");
+    assert.equal(after.body.soft_logout, false);
+    const refreshed = await raw("POST", "/_matrix/client/v3/refresh", {
+      json: { refresh_token: field(login, "refresh_token") },
+    });
+    assert.equal(refreshed.status, 401);
+    assert.equal(refreshed.body.errcode, "M_UNKNOWN_TOKEN");
   });
 
   it("examples/logout.ts logs out the saved session, removes its file, and with --all ends the others", async () => {
