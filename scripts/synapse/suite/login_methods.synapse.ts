@@ -1,23 +1,26 @@
 /** Chapter 2 against Synapse: the login flows, through the library and the example. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { example, newClient, URL_ } from "./support.ts";
+import { example, newClient, raw, URL_ } from "./support.ts";
 
 describe("synapse: login methods (chapter 2)", () => {
-  it("lists password, token (with get_login_token), SSO with the CAS provider, and CAS", async () => {
+  it("GET /login lists exactly, in order: m.login.cas, m.login.sso, m.login.token (with get_login_token), m.login.password, m.login.application_service; SSO with the CAS provider", async () => {
+    // The order is Synapse's: CAS (kept for old clients), SSO, the login
+    // token, the password, application services.
+    const answer = await raw("GET", "/_matrix/client/v3/login");
+    assert.equal(answer.status, 200);
+    assert.deepEqual(
+      (answer.body.flows as { type: string }[]).map((f) => f.type),
+      [
+        "m.login.cas",
+        "m.login.sso",
+        "m.login.token",
+        "m.login.password",
+        "m.login.application_service",
+      ],
+    );
     const { client } = newClient();
     const flows = await client.loginMethods();
-    const types = flows.map((f) => f.type);
-    for (
-      const type of [
-        "m.login.password",
-        "m.login.token",
-        "m.login.sso",
-        "m.login.cas",
-      ]
-    ) {
-      assert.ok(types.includes(type), `${type} in ${types.join(", ")}`);
-    }
     const token = flows.find((f) => f.type === "m.login.token")!;
     assert.equal(token.getLoginToken, true);
     const sso = flows.find((f) => f.type === "m.login.sso")!;
