@@ -8,11 +8,16 @@ import {
   assertNoSecrets,
   calls,
   example,
+  field,
   inDir,
   newClient,
+  raw,
+  rawLogin,
   URL_,
   users,
 } from "./support.ts";
+
+const WHOAMI = "/_matrix/client/v3/account/whoami";
 
 describe("synapse: password login (chapter 3)", () => {
   it("logs in by full user ID, with a refresh token and a 5 s expiry", async () => {
@@ -46,6 +51,39 @@ describe("synapse: password login (chapter 3)", () => {
       carol.password,
     );
     assert.equal(result.userId, carol.userId);
+  });
+
+  it("a login answer carries well_known (the harness sets public_baseurl), its base_url ending in /", async () => {
+    const gina = await users.user("gina");
+    const login = await rawLogin(gina);
+    // Synapse's public_baseurl, with the final / it always has.
+    assert.deepEqual(login.well_known, {
+      "m.homeserver": { base_url: `${URL_}/` },
+    });
+  });
+
+  it("logging in again with the same device_id leaves the old access token valid (synapse #6616)", async () => {
+    // A deviation from the specification, which says that a login with an
+    // existing device_id invalidates the access tokens the device had:
+    // Synapse 1.160 keeps them (element-hq/synapse#6616, opened in 2020 as
+    // matrix-org/synapse#6616). The development homeserver follows the
+    // specification; the differential scenario never logs in twice with one
+    // device_id, so the difference is not listed there.
+    const hana = await users.user("hana");
+    const first = await rawLogin(hana);
+    const deviceId = field(first, "device_id");
+    const second = await rawLogin(hana, { device_id: deviceId });
+    assert.equal(second.device_id, deviceId);
+    const old = await raw("GET", WHOAMI, {
+      token: field(first, "access_token"),
+    });
+    assert.equal(old.status, 200, `the first token: ${old.body.errcode}`);
+    assert.equal(old.body.device_id, deviceId);
+    const current = await raw("GET", WHOAMI, {
+      token: field(second, "access_token"),
+    });
+    assert.equal(current.status, 200);
+    assert.equal(current.body.device_id, deviceId);
   });
 
   it("a wrong password is 403 M_FORBIDDEN, and nothing is stored", async () => {
