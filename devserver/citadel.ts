@@ -466,6 +466,7 @@ export function createCitadelHomeserver(
     userIds: () => standard.userIds(),
     devices: (userId) => standard.devices(userId),
     exportState: () => standard.exportState(),
+    lockUser: (userId, locked) => standard.lockUser(userId, locked),
     domainFor,
   };
 }

@@ -263,6 +263,13 @@ export interface Homeserver {
   devices(userId: string): DeviceInfo[];
   /** Users, devices and tokens, to save and pass back as `options.state`. */
   exportState(): HomeserverState;
+  /**
+   * Locks or unlocks an account, as Synapse's admin API does with
+   * `{"locked": true}`: its requests get `401 M_USER_LOCKED` with
+   * `soft_logout: true`, except `/logout` and `/logout/all`, which the
+   * specification keeps open. Throws if there is no such user.
+   */
+  lockUser(userId: string, locked?: boolean): void;
 }
 
 /**
@@ -481,6 +488,11 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       return userId;
     },
     exportState,
+    lockUser(userId, locked = true) {
+      const user = users.get(userId);
+      if (user === undefined) throw new TypeError(`No user ${userId}`);
+      user.locked = locked;
+    },
     userIds: () => [...users.keys()].sort(),
     devices: (userId) =>
       [...devices.values()]

@@ -641,6 +641,37 @@ describe("devserver: logout", () => {
     assert.equal(out.status, 200);
   });
 
+  it("lets a locked account log out, and only log out (spec: M_USER_LOCKED on all but /logout and /logout/all)", async () => {
+    const hs = server();
+    const alice = "@alice:localhost:8008";
+    const one = await passwordLogin(hs);
+    const two = await passwordLogin(hs);
+    hs.lockUser(alice);
+    const refused = await call(hs, "GET", "/_matrix/client/v3/account/whoami", {
+      token: one.body.access_token as string,
+    });
+    assertError(refused, 401, "M_USER_LOCKED");
+    assert.equal(refused.body.soft_logout, true);
+    const out = await call(hs, "POST", "/_matrix/client/v3/logout", {
+      token: one.body.access_token as string,
+      json: {},
+    });
+    assert.equal(out.status, 200);
+    assert.equal(hs.devices(alice).length, 1);
+    const all = await call(hs, "POST", "/_matrix/client/v3/logout/all", {
+      token: two.body.access_token as string,
+      json: {},
+    });
+    assert.equal(all.status, 200);
+    assert.deepEqual(hs.devices(alice), []);
+    hs.lockUser(alice, false);
+    const again = await passwordLogin(hs);
+    const whoami = await call(hs, "GET", "/_matrix/client/v3/account/whoami", {
+      token: again.body.access_token as string,
+    });
+    assert.equal(whoami.status, 200);
+  });
+
   it("logout/all ends every device of the user, and only that user's", async () => {
     const hs = server();
     hs.addUser({ localpart: "bob", password: "hunter2" });

@@ -35,6 +35,11 @@ export interface User {
   phones: Set<string>;
   /** Whether the user has signed in through CAS. */
   sso: boolean;
+  /**
+   * Whether an administrator has locked the account (Synapse's admin API,
+   * `{"locked": true}`). Kept in memory only, not in a state file.
+   */
+  locked?: boolean;
 }
 
 /** A device of a user: it exists while it holds tokens. */

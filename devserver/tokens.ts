@@ -49,9 +49,10 @@ export interface Tokens {
   dropRefreshToken(token: string): void;
   /**
    * The access token of a request, from `Authorization: Bearer` only.
-   * `allowExpired` is for logout.
+   * `forLogout` accepts an expired token and a locked account, as Synapse's
+   * `/logout` and `/logout/all` do.
    */
-  authenticate(request: Request, url: URL, allowExpired?: boolean): AccessToken;
+  authenticate(request: Request, url: URL, forLogout?: boolean): AccessToken;
   /** The user a login token belongs to; the token is spent. */
   consumeLoginToken(token: unknown): User;
   /** Issues a login token for `m.login.token`. */
@@ -146,13 +147,14 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
 
   /**
    * The access token of a request. Only the `Authorization: Bearer` header is
-   * accepted. `allowExpired` is for logout, which Synapse allows with an
-   * expired token.
+   * accepted. `forLogout` is for logout, which Synapse allows with an expired
+   * token (`allow_expired=True`) and for a locked account (`allow_locked=True`,
+   * as the specification requires: "on all but" `/logout` and `/logout/all`).
    */
   function authenticate(
     request: Request,
     url: URL,
-    allowExpired = false,
+    forLogout = false,
   ): AccessToken {
     if (url.searchParams.has("access_token")) {
       throw new MatrixFailure(
@@ -183,13 +185,21 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
       );
     }
     if (
-      !allowExpired && token.expiresAt !== undefined &&
+      !forLogout && token.expiresAt !== undefined &&
       clock() >= token.expiresAt
     ) {
       throw new MatrixFailure(
         401,
         "M_UNKNOWN_TOKEN",
         "Access token has expired",
+        { soft_logout: true },
+      );
+    }
+    if (!forLogout && users.get(token.userId)?.locked === true) {
+      throw new MatrixFailure(
+        401,
+        "M_USER_LOCKED",
+        "This account has been locked",
         { soft_logout: true },
       );
     }
