@@ -518,8 +518,9 @@ export class Client {
    * Asks the homeserver for a login token with which a new device can log in
    * as this session's user (`POST /_matrix/client/v1/login/get_token`),
    * completing a password stage of user-interactive authentication if the
-   * server asks for one. Offered when the `m.login.token` flow says
-   * `get_login_token: true`.
+   * server asks for one. Offered to this user when the `m.get_login_token`
+   * capability says `enabled: true`; before login, `get_login_token: true` on
+   * the `m.login.token` flow says only that the server supports it.
    *
    * @param options The password (or a function asking for it), and a signal.
    * @returns The token, a secret, and when it expires.

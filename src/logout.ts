@@ -14,6 +14,7 @@ import {
   TimeoutError,
 } from "./errors.ts";
 import { NotLoggedInError, type StoredSession } from "./session.ts";
+import { MatrixError } from "./errors.ts";
 import { StorageError } from "./storage.ts";
 import { untilAborted } from "./abort.ts";
 
@@ -61,9 +62,9 @@ export interface LogoutResult {
   /**
    * `true`: the server confirmed the logout just now, and deleted the
    * device (every device of the user, with `all`). `false`: the server had
-   * ended the session already (its token was refused, or it was soft logged
-   * out), so only the stored session was wiped; the server may still list
-   * the device, which can be removed from another session.
+   * ended the session already and refused its token, so only the stored
+   * session was wiped; the server may still list the device, which can be
+   * removed from another session.
    */
   confirmed: boolean;
   /**
@@ -204,18 +205,16 @@ async function logOut(
     await forget(keeper, current, "Another program ended the session");
     return alreadyEnded;
   }
-  if (session.softLoggedOut === true) {
-    await forget(keeper, session, "The session had ended on the server already");
-    return alreadyEnded;
-  }
+  const soft = session.softLoggedOut === true;
   try {
-    await keeper.send({ method: "POST", path, json: {} });
+    const call = { method: "POST", path, json: {} };
+    await (soft ? keeper.sendAsIs(call) : keeper.send(call));
   } catch (error) {
     if (!answeredWithSuccess(error)) {
-      const state = keeper.state;
-      if (state !== "logged_out" && state !== "soft_logged_out") {
-        throw failed(error);
-      }
+      const refused = soft
+        ? error instanceof MatrixError && keeper.dialect.tokenRefused(error)
+        : keeper.state === "logged_out" || keeper.state === "soft_logged_out";
+      if (!refused) throw failed(error);
       await forget(
         keeper,
         session,

@@ -357,6 +357,15 @@ export class SessionKeeper {
     this.#userLocked = locked;
     this.#report(undefined);
   }
+  /**
+   * Sends `call` once with the held session's token as it is, even a
+   * soft-logged-out one: no refresh, no retry. For a logout (chapter 5).
+   */
+  sendAsIs(call: Call): Promise<Answer> {
+    const session = this.#session;
+    if (session === undefined) throw new NotLoggedInError();
+    return this.#sendAs(session, call);
+  }
 
   /**
    * Renews the access token of `used`, once however many requests ask at

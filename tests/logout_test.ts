@@ -108,6 +108,33 @@ const failingLogout =
   };
 /** How a request fails, given the request and the client's signal. */
 type Failure = (request: Request, signal: AbortSignal) => Promise<Response>;
+/** A client whose session the server ended softly: its token has expired. */
+async function softLoggedOut(
+  options: { wrap?: (fetch: Fetch) => Fetch } = {},
+) {
+  const world = await setUp({
+    lifetimeMs: 60_000,
+    wrap: (fetch) => {
+      const softRefusal: Fetch = (input, init) =>
+        (input instanceof Request ? input.url : String(input))
+            .endsWith("/refresh")
+          ? Promise.resolve(
+            Response.json(
+              { errcode: "M_UNKNOWN_TOKEN", soft_logout: true },
+              { status: 401 },
+            ),
+          )
+          : fetch(input, init);
+      return options.wrap?.(softRefusal) ?? softRefusal;
+    },
+  });
+  world.clock.time += 120_000;
+  await assert.rejects(world.client.whoami(), { errcode: "M_UNKNOWN_TOKEN" });
+  assert.equal(world.client.sessionState, "soft_logged_out");
+  world.changes.length = 0;
+  world.sent.length = 0;
+  return world;
+}
 /** The states `onSessionChange` reported, in order. */
 const states = (changes: SessionChange[]) => changes.map((c) => c.state);
 
@@ -228,25 +255,64 @@ describe("a session that has ended already", () => {
       assert.equal(changes.filter((c) => c.state === "logged_out").length, 1);
     }
   });
-  it("a soft-logged-out session is wiped without a request; its device remains on the server", async () => {
-    const { hs, storage, make, sent } = await setUp();
-    storage.set("session", {
-      ...(storage.get("session") as Record<string, string>),
-      softLoggedOut: true,
-    });
-    const changes: SessionChange[] = [];
-    const client = make({ onSessionChange: (change) => changes.push(change) });
-    await client.restore();
-    assert.equal(client.sessionState, "soft_logged_out");
-    changes.length = 0;
+  it("a soft-logged-out session logs out with its expired token: the device is deleted", async () => {
+    for (const all of [false, true]) {
+      const { hs, storage, changes, client, sent, deviceId } =
+        await softLoggedOut();
+      const result = await client.logout({ all });
+      assert.deepEqual(result, { userId: alice, deviceId, confirmed: true, all });
+      assert.deepEqual(paths(sent), [all ? "/logout/all 200" : "/logout 200"]);
+      assert.deepEqual(hs.devices(alice), []);
+      assert.equal(storage.get("session"), undefined);
+      assert.equal(storage.get("device_id"), undefined);
+      assert.deepEqual(states(changes), ["logged_out"]);
+    }
+  });
+  it("a soft-logged-out session whose token the server refuses is wiped; its device remains", async () => {
+    const refuse: Failure = () =>
+      Promise.resolve(
+        Response.json({
+          errcode: "M_UNKNOWN_TOKEN",
+          error: "Invalid access token",
+        }, {
+          status: 401,
+        }),
+      );
+    const { hs, storage, changes, client, sent, deviceId } = await softLoggedOut(
+      { wrap: failingLogout(refuse) },
+    );
     const result = await client.logout({ all: true });
-    assert.equal(result.confirmed, false);
-    assert.equal(result.all, false, "no token to end the other sessions with");
-    assert.equal(sent.length, 0);
+    assert.deepEqual(result, {
+      userId: alice,
+      deviceId,
+      confirmed: false,
+      all: false,
+    });
+    assert.equal(sent.length, 0, "the refusal came from the wrapper");
     assert.equal(storage.get("session"), undefined);
     assert.equal(storage.get("device_id"), undefined);
     assert.equal(hs.devices(alice).length, 1);
     assert.deepEqual(states(changes), ["logged_out"]);
+  });
+
+  it("a soft-logged-out session whose logout fails for a passing reason stays stored", async () => {
+    let failing = true;
+    const { storage, client } = await softLoggedOut({
+      wrap: (fetch) =>
+        failingLogout((request) =>
+          failing ? Promise.reject(new TypeError("fetch failed")) : fetch(request)
+        )(fetch),
+    });
+    const before = storage.get("session");
+    await assert.rejects(client.logout(), (error) => {
+      assert.ok(error instanceof LogoutError);
+      assert.equal(error.mayHaveLoggedOut, true);
+      return true;
+    });
+    assert.deepEqual(storage.get("session"), before);
+    assert.equal(client.sessionState, "soft_logged_out");
+    failing = false;
+    assert.equal((await client.logout()).confirmed, true);
   });
 });
 
@@ -308,11 +374,6 @@ describe("a logout that fails", () => {
           ),
         HttpError,
       ],
-      [
-        "M_USER_LOCKED",
-        () => matrix(401, { errcode: "M_USER_LOCKED", soft_logout: true }),
-        MatrixError,
-      ],
     ];
     for (const [name, failure, cause] of failures) {
       let failing = true;
@@ -352,13 +413,58 @@ describe("a logout that fails", () => {
       assert.deepEqual(storage.get("session"), before, name);
       assert.equal(storage.get("device_id"), deviceId, name);
       assert.equal(hs.devices(alice).length, 1, name);
-      const locked = name === "M_USER_LOCKED";
-      assert.equal(client.sessionState, locked ? "locked" : "logged_in", name);
+      assert.equal(client.sessionState, "logged_in", name);
       assert.deepEqual(await client.whoami(), { userId: alice, deviceId }, name);
-      assert.deepEqual(states(changes), locked ? ["locked", "logged_in"] : []);
+      assert.deepEqual(states(changes), []);
       failing = false;
       assert.equal((await client.logout()).confirmed, true, name);
     }
+  });
+  it("a locked account logs out: the device is deleted, confirmed: true", async () => {
+    const { hs, storage, client, deviceId } = await setUp();
+    hs.lockUser(alice);
+    await assert.rejects(client.whoami(), { errcode: "M_USER_LOCKED" });
+    assert.equal(client.sessionState, "locked");
+    const result = await client.logout();
+    assert.deepEqual(result, {
+      userId: alice,
+      deviceId,
+      confirmed: true,
+      all: false,
+    });
+    assert.deepEqual(hs.devices(alice), []);
+    assert.equal(storage.get("session"), undefined);
+    assert.equal(client.sessionState, "logged_out");
+  });
+  it("a server that refuses the logout with M_USER_LOCKED, against the rule: kept, reported locked", async () => {
+    let failing = true;
+    const { hs, storage, changes, client, deviceId } = await setUp({
+      wrap: (fetch) =>
+        failingLogout((request) =>
+          failing
+            ? Promise.resolve(
+              Response.json({ errcode: "M_USER_LOCKED", soft_logout: true }, {
+                status: 401,
+              }),
+            )
+            : fetch(request)
+        )(fetch),
+    });
+    const before = storage.get("session");
+    await assert.rejects(client.logout(), (error: LogoutError) => {
+      assert.ok(error instanceof LogoutError);
+      assert.ok(error.cause instanceof MatrixError);
+      assert.equal(error.mayHaveLoggedOut, false);
+      assert.match(error.message, /still logged in and stored/);
+      return true;
+    });
+    assert.deepEqual(storage.get("session"), before);
+    assert.equal(hs.devices(alice).length, 1);
+    assert.equal(client.sessionState, "locked");
+    assert.deepEqual(await client.whoami(), { userId: alice, deviceId });
+    assert.deepEqual(states(changes), ["locked", "logged_in"]);
+    failing = false;
+    assert.equal((await client.logout()).confirmed, true);
   });
   it("a 2xx confirms the logout, whatever its body, even one cut off", async () => {
     const cutOff = () =>
