@@ -25,6 +25,9 @@ import {
 import { FakeServer, type Handler, json } from "./fake_server.ts";
 import { FakeClock } from "./fake_clock.ts";
 import { createHomeserver, fetchOf } from "../devserver/server.ts";
+import { loadSpec, skipUnlessSpec } from "../scripts/spec/schemas.ts";
+
+const spec = await loadSpec();
 
 const base = "https://matrix.example.org";
 const api = `${base}/_matrix/client`;
@@ -324,7 +327,7 @@ describe("refreshing the access token", () => {
 });
 
 describe("regressions: refresh failures seen in real SDKs", () => {
-  it("parallel requests with an expired token make exactly one refresh (element-web #29588)", async () => {
+  it("parallel requests with an expired token make exactly one refresh (matrix-js-sdk PR #4730)", async () => {
     const { server, client, valid } = await setUp({ valid: "syt_elsewhere" });
     server.on("POST", refreshUrl, async (request, body, signal) => {
       await new Promise((wake) => setTimeout(wake, 20));
@@ -365,7 +368,7 @@ describe("regressions: refresh failures seen in real SDKs", () => {
     await Promise.all([client.whoami(), client.whoami()]);
     assert.equal(server.requestsTo(refreshUrl).length, 1);
   });
-  it("a lost refresh answer keeps the session, and the refresh is repeated (MAS #2795)", async () => {
+  it("a lost refresh answer keeps the session, and the refresh is repeated (the old refresh token stays valid until the new pair is used)", async () => {
     let lose = 2;
     const { clock, storage, client, refreshes } = await devSetUp({
       wrap: (fetch) => async (input, init) => {
@@ -386,7 +389,7 @@ describe("regressions: refresh failures seen in real SDKs", () => {
     assert.deepEqual(refreshes().map((e) => e.status), [200, 200, 200]);
     assert.notEqual(storedOf(storage).refreshToken, before.refreshToken);
   });
-  it("a new pair that cannot be stored is never used; the refresh is repeated (element-x-android #6656)", async () => {
+  it("a new pair that cannot be stored is never used; the refresh is repeated (the old refresh token stays valid until the new pair is used)", async () => {
     let failures = 0;
     const storage = new MemoryStorage();
     const failing: SyncStorage = {
@@ -465,7 +468,7 @@ describe("regressions: refresh failures seen in real SDKs", () => {
     assert.equal(stored.refreshToken, "syr_old");
     assert.equal(stored.expiresAt, undefined, "no expires_in_ms: no expiry");
   });
-  it("transient failures keep the session: network, timeout, 5xx, 408, 429, a proxy's page (matrix-js-sdk #5494)", async () => {
+  it("deliberate deviation from the letter of the spec: transient failures of /refresh keep the session (network, timeout, 5xx, 408, 429, a proxy's page; element-web #27914, matrix-js-sdk #5494, #5495)", async () => {
     const html = (status: number) =>
       new Response("<html><body>Bad Gateway</body></html>", {
         status,
@@ -735,4 +738,40 @@ describe("against the development homeserver", () => {
     assert.equal(refreshes().length, 2, "one by the client, one by the test");
     assert.equal(hs.devices("@alice:localhost:8008").length, 1);
   });
+});
+
+describe("the specification's words this chapter quotes", () => {
+  it(
+    "POST /refresh still promises that the old refresh token stays valid until the new pair is used",
+    {
+      skip: skipUnlessSpec(spec),
+    },
+    () => {
+      const { description } = spec.validator!.operationText(
+        "POST",
+        "/_matrix/client/v3/refresh",
+      );
+      assert.match(
+        description.replace(/\s+/g, " "),
+        /The old refresh token remains valid until the new access token or refresh token is used/,
+      );
+    },
+  );
+
+  it(
+    "v1.19 still accepts the access token in the query string (deprecated; dropped after v1.19)",
+    {
+      skip: skipUnlessSpec(spec),
+    },
+    () => {
+      const { security } = spec.validator!.operationText(
+        "POST",
+        "/_matrix/client/v3/logout",
+      );
+      assert.deepEqual(security.sort(), [
+        "accessTokenBearer",
+        "accessTokenQuery",
+      ]);
+    },
+  );
 });

@@ -95,6 +95,16 @@ export interface SpecValidator {
   /** Every operation of the specification, in file and path order. */
   operations(): SpecOperation[];
   /**
+   * The text the specification gives an operation: its `summary` and
+   * `description`, and the names of its `security` schemes (such as
+   * `"accessTokenBearer"`), for tests that pin a sentence the book quotes.
+   * Throws if no operation matches.
+   */
+  operationText(
+    method: string,
+    pathname: string,
+  ): { summary: string; description: string; security: string[] };
+  /**
    * Files the documents refer to that the spec folder does not hold (parts
    * of the specification outside the client-server API, such as event
    * schemas, when the folder holds only that API). Their schemas accept
@@ -451,6 +461,21 @@ class Validator implements SpecValidator {
       );
     }
     return this.#check(targets, body);
+  }
+
+  operationText(
+    method: string,
+    pathname: string,
+  ): { summary: string; description: string; security: string[] } {
+    const { op } = this.#requireRoute(method, pathname).operations[0];
+    const security = Array.isArray(op.security)
+      ? op.security.flatMap((s) => isObject(s) ? Object.keys(s) : [])
+      : [];
+    return {
+      summary: typeof op.summary === "string" ? op.summary : "",
+      description: typeof op.description === "string" ? op.description : "",
+      security,
+    };
   }
 
   documentedStatuses(method: string, pathname: string): string[] {
