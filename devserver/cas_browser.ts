@@ -1,8 +1,9 @@
 /**
  * A browser without a screen, for the development homeserver's single
  * sign-on: it requests an address, follows every redirect, fills in the
- * built-in CAS provider's login form, and stops at the client's callback.
- * The tests and the guided tour use it where a person would click.
+ * built-in CAS provider's login form, clicks Continue on the homeserver's
+ * "Continue to your account" page if one comes, and stops at the client's
+ * callback. The tests and the guided tour use it where a person would click.
  *
  * ```console
  * CAS_PASSWORD=secret deno run --allow-net=localhost:8008,127.0.0.1 \
@@ -37,6 +38,40 @@ export interface CasBrowserOptions {
   until?: (url: URL) => boolean;
   /** How many requests it may make. Default: 10. */
   maxRequests?: number;
+  /**
+   * Whether to click Continue on the homeserver's "Continue to your
+   * account" page, which it shows instead of redirecting to a `redirectUrl`
+   * it does not trust. Default: true. With false, the page is an error, as
+   * any other page is.
+   */
+  confirm?: boolean;
+  /**
+   * The `redirectUrl` the sign-on was started with, which a Continue link
+   * must lead to. Default: the `redirectUrl` query parameter of the start
+   * address.
+   */
+  redirectUrl?: URL | string;
+}
+
+/** The "Continue to your account" page the browser passed through. */
+export interface ConfirmationPage {
+  /** Its address without the query (which holds the CAS ticket). */
+  address: string;
+  /**
+   * Its text without the markup, such as "Continue to your account …
+   * Continuing will grant http://127.0.0.1:41234/callback access to your
+   * account …": what the user reads. The login token, which only the link
+   * holds, is replaced by `[login token]` should it appear in the text.
+   */
+  text: string;
+}
+
+/** Where {@linkcode casSignOn} stopped, and what it passed through. */
+export interface CasSignOn {
+  /** The callback's address (a secret: it holds the login token). */
+  callback: URL;
+  /** The confirmation page whose Continue it clicked, if there was one. */
+  confirmation?: ConfirmationPage;
 }
 
 /** Why the headless browser stopped; the message contains no query. */
@@ -50,6 +85,30 @@ function shown(url: URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
+/**
+ * An attribute value or text as the browser reads it: the character
+ * references `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;` and the numeric
+ * ones (`&#39;`, `&#x27;`) replaced, in one pass, so that `&amp;lt;` stays
+ * `&lt;`.
+ */
+export function unescapeHtml(s: string): string {
+  const named: Record<string, string> = {
+    amp: "&",
+    lt: "<",
+    gt: ">",
+    quot: '"',
+    apos: "'",
+  };
+  return s.replace(
+    /&(?:#x([0-9a-f]{1,6})|#([0-9]{1,7})|([a-z]+));/gi,
+    (whole, hex?: string, dec?: string, name?: string) => {
+      if (name !== undefined) return named[name.toLowerCase()] ?? whole;
+      const code = parseInt(hex ?? dec!, hex === undefined ? 10 : 16);
+      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    },
+  );
+}
+
 /** Reads the CAS form's action and `service` field from its page. */
 function casForm(
   page: string,
@@ -57,10 +116,118 @@ function casForm(
   const form = /<form method="post" action="([^"]*)">/.exec(page);
   const service = /name="service" value="([^"]*)"/.exec(page);
   if (form === null || service === null) return undefined;
-  const unescape = (s: string) =>
-    s.replaceAll("&quot;", '"').replaceAll("&lt;", "<").replaceAll("&gt;", ">")
-      .replaceAll("&#39;", "'").replaceAll("&amp;", "&");
-  return { action: unescape(form[1]), service: unescape(service[1]) };
+  return { action: unescapeHtml(form[1]), service: unescapeHtml(service[1]) };
+}
+
+/**
+ * The `href` of a page's Continue link, as written (still escaped): the
+ * button of Synapse's `sso_redirect_confirm.html` (`<a href="…"
+ * class="primary-button">Continue</a>`) and of the development homeserver's
+ * page.
+ */
+function continueLink(page: string): string | undefined {
+  const link = /<a\s[^>]*?\bhref="([^"]*)"[^>]*>\s*Continue\s*<\/a>/i.exec(
+    page,
+  );
+  return link?.[1];
+}
+
+/**
+ * A page's text as a reader sees it: its body without markup, styles,
+ * scripts or images, white space as one space.
+ */
+function visibleText(page: string): string {
+  return unescapeHtml(
+    page.replace(/<(head|style|script|svg)\b[\s\S]*?<\/\1\s*>/gi, " ")
+      .replace(/<!--[\s\S]*?-->/g, " ")
+      .replace(/<[^>]*>/g, " "),
+  ).replace(/\s+/g, " ").trim();
+}
+
+/**
+ * Checks the Continue link of the confirmation page at `page` and returns
+ * where it leads: only a page of the homeserver's origin is believed, and
+ * only a link to the `redirectUrl` the sign-on started with (its origin and
+ * path) that carries a `loginToken` is followed.
+ */
+function confirmationTarget(
+  page: URL,
+  href: string,
+  homeserver: string,
+  redirectUrl: URL | undefined,
+): URL {
+  if (page.origin !== homeserver) {
+    throw new CasBrowserError(
+      `${
+        shown(page)
+      } answered 200 with a page that has a Continue link, but it is not the homeserver's (${homeserver}): not followed`,
+    );
+  }
+  if (redirectUrl === undefined) {
+    throw new CasBrowserError(
+      `${
+        shown(page)
+      } answered 200 with a "Continue to your account" page, and the start address has no redirectUrl to check its link against`,
+    );
+  }
+  let target: URL;
+  try {
+    target = new URL(unescapeHtml(href), page);
+  } catch {
+    throw new CasBrowserError(
+      `the "Continue to your account" page at ${
+        shown(page)
+      } has a Continue link that is not an address`,
+    );
+  }
+  if (
+    target.origin !== redirectUrl.origin ||
+    target.pathname !== redirectUrl.pathname
+  ) {
+    throw new CasBrowserError(
+      `the "Continue to your account" page at ${shown(page)} links to ${
+        shown(target)
+      }, not to the redirectUrl ${shown(redirectUrl)}: not followed`,
+    );
+  }
+  if (!target.searchParams.has("loginToken")) {
+    throw new CasBrowserError(
+      `the "Continue to your account" page at ${shown(page)} links to ${
+        shown(target)
+      } without a loginToken: not followed`,
+    );
+  }
+  return target;
+}
+
+/** The page's text with the link's login token, should it be there, hidden. */
+function confirmationPage(
+  page: URL,
+  text: string,
+  target: URL,
+): ConfirmationPage {
+  const token = target.searchParams.get("loginToken")!;
+  return {
+    address: shown(page),
+    text: token === "" ? text : text.replaceAll(token, "[login token]"),
+  };
+}
+
+/**
+ * Follows a single sign-on from `start` (the homeserver's SSO or CAS
+ * redirect) through the development homeserver's CAS login form to the
+ * client's callback, the address that carries `loginToken`; it returns only
+ * that address. {@linkcode casSignOn} also tells whether a "Continue to your
+ * account" page came on the way.
+ *
+ * @returns The callback's address (a secret: it holds the login token).
+ * @throws {CasBrowserError} As {@linkcode casSignOn}.
+ */
+export async function casRedirects(
+  start: URL | string,
+  options: CasBrowserOptions,
+): Promise<URL> {
+  return (await casSignOn(start, options)).callback;
 }
 
 /**
@@ -68,24 +235,46 @@ function casForm(
  * redirect) through the development homeserver's CAS login form to the
  * client's callback, the address that carries `loginToken`.
  *
+ * When the homeserver does not trust the `redirectUrl`, it answers with a
+ * "Continue to your account" page instead of a redirect (Synapse for any
+ * address not on `sso.client_whitelist`). Unless `confirm` is false, the
+ * browser clicks its Continue link, as a user would, but only a link on a
+ * page of the homeserver's own origin (that of `start`), and only one that
+ * leads to the `redirectUrl` the sign-on started with (same origin and path)
+ * with a `loginToken`. The result says that it did.
+ *
  * Without `until`, it requests the callback too, and succeeds when that
  * answers 200. With it, it returns the first address `until` accepts,
  * without requesting it.
  *
- * @returns The callback's address (a secret: it holds the login token).
+ * @returns The callback's address (a secret: it holds the login token), and
+ * the confirmation page passed through, if any.
  * @throws {CasBrowserError} If a page answers an error, the CAS provider
- * refuses the password, or the sign-on leads nowhere.
+ * refuses the password, a confirmation page's link leads elsewhere, or the
+ * sign-on leads nowhere.
  */
-export async function casRedirects(
+export async function casSignOn(
   start: URL | string,
   options: CasBrowserOptions,
-): Promise<URL> {
+): Promise<CasSignOn> {
   const fetch = options.fetch ?? globalThis.fetch;
   let url = new URL(start);
+  const homeserver = url.origin;
+  const redirectParameter = options.redirectUrl ??
+    url.searchParams.get("redirectUrl") ?? undefined;
+  let redirectUrl: URL | undefined;
+  try {
+    redirectUrl = redirectParameter === undefined
+      ? undefined
+      : new URL(redirectParameter);
+  } catch {
+    redirectUrl = undefined;
+  }
   let init: RequestInit = {};
   let posted = false;
+  let confirmation: ConfirmationPage | undefined;
   for (let i = 0; i < (options.maxRequests ?? 10); i++) {
-    if (options.until?.(url)) return url;
+    if (options.until?.(url)) return { callback: url, confirmation };
     const response = await fetch(url, { ...init, redirect: "manual" });
     const page = await response.text();
     init = {};
@@ -95,7 +284,7 @@ export async function casRedirects(
       continue;
     }
     if (url.searchParams.has("loginToken")) {
-      if (response.status === 200) return url;
+      if (response.status === 200) return { callback: url, confirmation };
       throw new CasBrowserError(
         `the callback at ${shown(url)} answered ${response.status}`,
       );
@@ -121,10 +310,22 @@ export async function casRedirects(
       };
       continue;
     }
+    const href = continueLink(page);
+    const confirming = response.status === 200 && href !== undefined &&
+      /^text\/html\b/i.test(response.headers.get("Content-Type") ?? "");
+    if (confirming && options.confirm !== false && confirmation === undefined) {
+      const target = confirmationTarget(url, href, homeserver, redirectUrl);
+      confirmation = confirmationPage(url, visibleText(page), target);
+      url = target;
+      continue;
+    }
+    const what = !confirming
+      ? "a page that is neither the CAS login form nor a redirect"
+      : confirmation === undefined
+      ? 'a "Continue to your account" page, not clicked (confirm is false)'
+      : 'a second "Continue to your account" page';
     throw new CasBrowserError(
-      `${
-        shown(url)
-      } answered ${response.status} with a page that is neither the CAS login form nor a redirect`,
+      `${shown(url)} answered ${response.status} with ${what}`,
     );
   }
   throw new CasBrowserError(

@@ -492,6 +492,24 @@ describe("devserver sso: the ticket endpoint", () => {
     );
   });
 
+  it("matches the whitelist as a prefix, as Synapse does: with http://127.0.0.1: on it, http://localhost:PORT gets the page, its link escaped", async () => {
+    const hs = server({ ssoClientWhitelist: ["http://127.0.0.1:"] });
+    assert.match(
+      location(await signOn(hs, "http://127.0.0.1:9/callback?state=S")),
+      /^http:\/\/127\.0\.0\.1:9\/callback\?state=S&loginToken=syl_/,
+    );
+    const answer = await signOn(hs, "http://localhost:9/callback?state=S");
+    assert.equal(answer.status, 200);
+    assert.match(
+      answer.text,
+      /Continuing will grant <code>http:\/\/localhost:9\/callback<\/code> access to your account/,
+    );
+    assert.match(
+      answer.text,
+      /<a class="button" href="http:\/\/localhost:9\/callback\?state=S&amp;loginToken=syl_\w+">Continue<\/a>/,
+    );
+  });
+
   it("does not treat http://localhost.example.org as loopback", async () => {
     const answer = await signOn(server(), "http://localhost.example.org/");
     assert.equal(answer.status, 200);

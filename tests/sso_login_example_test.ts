@@ -8,11 +8,15 @@ import {
   createHomeserver,
   fetchOf,
   type Homeserver,
+  type HomeserverOptions,
 } from "../devserver/server.ts";
 import { casRedirects } from "../devserver/cas_browser.ts";
 import { type Run, runDeno, withServer } from "./example_runner.ts";
 
-/** Runs `body` with a homeserver served on a port, and a scratch directory. */
+/**
+ * Runs `body` with a homeserver served on a port (created with `options`),
+ * and a scratch directory.
+ */
 async function inWorld(
   body: (world: {
     hs: Homeserver;
@@ -20,6 +24,7 @@ async function inWorld(
     file: string;
     run: (args: string[], stdin?: string) => Promise<Run>;
   }) => Promise<void>,
+  options: HomeserverOptions = {},
 ): Promise<void> {
   let hs!: Homeserver;
   const dir = await mkdtemp(join(tmpdir(), "sso-example-"));
@@ -28,6 +33,7 @@ async function inWorld(
       hs = createHomeserver({
         baseUrl: url,
         users: [{ localpart: "alice", password: "secret" }],
+        ...options,
       });
       const host = new URL(url).host;
       const file = join(dir, "session.json");
@@ -92,6 +98,20 @@ describe("examples/sso_login.ts", () => {
       assert.doesNotMatch(result.stdout + result.stderr, /sy[tlr]_|ST-|secret/);
       assert.equal(hs.devices(saved.session.userId).length, 1);
     });
+  });
+  it("signs on through the 'Continue to your account' page of a homeserver that trusts no loopback client", async () => {
+    await inWorld(async ({ hs, url, file, run }) => {
+      const result = await run(["--browser", headless(url), "--timeout", "20"]);
+      assert.equal(result.code, 0, result.stderr);
+      const saved = JSON.parse(await readFile(file, "utf8"));
+      assert.equal(
+        result.stdout.trimEnd().split("\n").at(-2),
+        `Logged in as @alice:localhost:8008 with device ID ${saved.device_id}`,
+      );
+      const ticket = hs.log.filter((e) => e.path.endsWith("/login/cas/ticket"));
+      assert.deepEqual(ticket.map((e) => e.status), [200]);
+      assert.doesNotMatch(result.stdout + result.stderr, /sy[tlr]_|ST-|secret/);
+    }, { ssoClientWhitelist: ["https://trusted.example/"] });
   });
 
   it("takes a pasted address with --no-browser, and refuses one with another state", async () => {

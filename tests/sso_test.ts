@@ -18,7 +18,8 @@ import {
   fetchOf,
   type Homeserver,
 } from "../devserver/server.ts";
-import { casRedirects } from "../devserver/cas_browser.ts";
+import { casRedirects, casSignOn } from "../devserver/cas_browser.ts";
+import { listenForSsoCallback } from "../src/loopback_callback.ts";
 import { FakeServer, json } from "./fake_server.ts";
 import { loadSpec, skipUnlessSpec } from "../scripts/spec/schemas.ts";
 
@@ -26,11 +27,21 @@ const spec = await loadSpec();
 
 const alice = "@alice:localhost:8008";
 
-/** A development homeserver with alice, and a client of it. */
-function setUp(options: { fetch?: (hs: Homeserver) => Fetch } = {}) {
+/**
+ * A development homeserver with alice, and a client of it; the homeserver
+ * redirects at once to the addresses starting with a `ssoClientWhitelist`
+ * prefix (default: the loopback ones), and confirms the others.
+ */
+function setUp(
+  options: {
+    fetch?: (hs: Homeserver) => Fetch;
+    ssoClientWhitelist?: string[];
+  } = {},
+) {
   const hs = createHomeserver({
     users: [{ localpart: "alice", password: "secret" }],
     seed: 6,
+    ssoClientWhitelist: options.ssoClientWhitelist,
   });
   const storage = new MemoryStorage();
   const fetch = options.fetch?.(hs) ?? fetchOf(hs);
@@ -231,6 +242,46 @@ describe("logging in with a login token", () => {
     assert.equal(hs.devices(alice)[0].displayName, "SSO test");
     const login = hs.log.find((e) => e.path === "/_matrix/client/v3/login");
     assert.equal(login?.status, 200);
+  });
+  it("signs on through the 'Continue to your account' page of a homeserver that does not trust the loopback, to the loopback listener", async () => {
+    const { hs, client } = setUp({
+      ssoClientWhitelist: ["https://trusted.example/"],
+    });
+    const state = newSsoState();
+    const listener = await listenForSsoCallback(state, { timeoutMs: 10_000 });
+    try {
+      const start = ssoRedirectUrl(hs.baseUrl, {
+        redirectUrl: listener.redirectUrl,
+        state,
+        idpId: "cas",
+      });
+      const homeserver = new URL(hs.baseUrl).origin;
+      const { callback, confirmation } = await casSignOn(start, {
+        user: "alice",
+        password: "secret",
+        fetch: (input, init) =>
+          new URL(input instanceof Request ? input.url : input).origin ===
+              homeserver
+            ? fetchOf(hs)(input, init)
+            : fetch(input, init),
+      });
+      assert.ok(confirmation !== undefined, "no confirmation page was met");
+      assert.match(
+        confirmation.text,
+        /^Continue to your account Continuing will grant \S+ access to your account @alice:localhost:8008 /,
+      );
+      assert.ok(
+        confirmation.text.includes(` ${listener.redirectUrl.href} access`),
+      );
+      const token = await listener.loginToken;
+      assert.equal(callback.searchParams.get("loginToken"), token);
+      assert.equal((await client.loginWithToken(token)).userId, alice);
+      const ticket = hs.log.filter((e) => e.path.endsWith("/login/cas/ticket"));
+      assert.deepEqual(ticket.map((e) => e.status), [200]);
+      assert.ok(!JSON.stringify({ log: hs.log, confirmation }).includes(token));
+    } finally {
+      await listener.close();
+    }
   });
   it("refuses a second use of a token, explaining it without the token", async () => {
     const { hs, client } = setUp();

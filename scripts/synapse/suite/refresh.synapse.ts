@@ -16,6 +16,32 @@ import {
 } from "./support.ts";
 
 describe("synapse: refresh tokens (chapter 4)", () => {
+  it("POST /r0/tokenrefresh, the refresh of the 2015 drafts, is 403 M_FORBIDDEN 'tokenrefresh is no longer supported.'; v2_alpha/tokenrefresh, Citadel's path, is 404 M_UNRECOGNIZED", async () => {
+    // Chapter 7: Thales Citadel renews tokens at v2_alpha/tokenrefresh, the
+    // refresh of the specification's drafts until r0.3.0. Today's Synapse
+    // keeps the route (r0, v3, unstable) only to refuse it, before looking
+    // at the body, and does not route v2_alpha at all: Citadel's refresh
+    // and /v3/refresh are not interchangeable.
+    const json = { refresh_token: "not-a-token" };
+    for (
+      const path of ["r0", "v3", "unstable"].map((v) => `${v}/tokenrefresh`)
+    ) {
+      const answer = await raw("POST", `/_matrix/client/${path}`, { json });
+      assert.equal(answer.status, 403, path);
+      assert.equal(answer.body.errcode, "M_FORBIDDEN", path);
+      assert.equal(
+        answer.body.error,
+        "tokenrefresh is no longer supported.",
+        path,
+      );
+    }
+    const citadel = await raw("POST", "/_matrix/client/v2_alpha/tokenrefresh", {
+      json,
+    });
+    assert.equal(citadel.status, 404);
+    assert.equal(citadel.body.errcode, "M_UNRECOGNIZED");
+  });
+
   it("after a real expiry, the next request renews the token first, then succeeds", async () => {
     const alice = await users.user("alice");
     const { client, log } = newClient();
