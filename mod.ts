@@ -79,3 +79,16 @@ export { InteractiveAuthError } from "./src/uia.ts";
 export type { GetLoginTokenOptions, LoginToken } from "./src/login_token.ts";
 export { citadelDialect } from "./src/citadel.ts";
 export { type CitadelLookupOptions, findCitadelServer } from "./src/citadel.ts";
+export { apiPath } from "./src/api_path.ts";
+export { NoRefreshTokenError } from "./src/session.ts";
+export { REQUEST_MAX_BODY_BYTES, type RequestOptions } from "./src/requests.ts";
+export {
+  deleteDevice,
+  deleteDevices,
+  type DeleteDevicesOptions,
+  type Device,
+  type DeviceClient,
+  getDevice,
+  listDevices,
+  renameDevice,
+} from "./src/devices.ts";

@@ -12,12 +12,13 @@ import { discover, DiscoveryError, discoveryStart } from "./discovery.ts";
 import { timeoutOption } from "./http.ts";
 import { untilAborted } from "./abort.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { send } from "./http.ts";
+import { type HttpOptions, send } from "./http.ts";
 import { readAnswer } from "./response.ts";
 import { MatrixError } from "./errors.ts";
 import { serverNameOf, validateHomeserver } from "./discovery.ts";
 import { HomeserverMismatchError, type StoredSession } from "./session.ts";
 import { jsonObject } from "./http.ts";
+import { type HttpRequest, sendUnread } from "./http.ts";
 
 /**
  * When the client retries a rate-limited request by itself.
@@ -57,6 +58,10 @@ export interface Call {
   hint?: (error: MatrixError) => string | undefined;
   /** Whether a 401 with user-interactive `flows` is an answer (chapter 6). */
   challenge?: boolean;
+  /** How long this call may take, instead of the API's timeout (chapter 8). */
+  timeoutMs?: number;
+  /** The largest answer read, instead of the transport's cap (chapter 8). */
+  maxBodyBytes?: number;
 }
 
 /** What `call` returns: the answer, and when its request started. */
@@ -250,16 +255,19 @@ export class Api {
       ? this.endpoint(call.path)
       : endpointUrl(call.baseUrl, call.path);
     const { method } = call;
+    const http: HttpOptions = {
+      fetch: this.#fetch,
+      signal: call.signal,
+      timeoutMs: this.#timeoutMs,
+      allowHttp: this.#allowHttp,
+    };
+    if (call.timeoutMs !== undefined) http.timeoutMs = call.timeoutMs;
+    if (call.maxBodyBytes !== undefined) http.maxBodyBytes = call.maxBodyBytes;
     for (let attempt = 0;; attempt++) {
       const startedAt = this.#clock.now();
       const response = await send(
         { method, url, json: call.json, headers: call.headers },
-        {
-          fetch: this.#fetch,
-          signal: call.signal,
-          timeoutMs: this.#timeoutMs,
-          allowHttp: this.#allowHttp,
-        },
+        http,
       );
       if (call.challenge === true && response.status === 401) {
         const parsed = jsonObject(response);
@@ -286,5 +294,17 @@ export class Api {
     const wait = error.retryAfterMs;
     if (wait === undefined || wait > this.#rateLimit.maxWaitMs) return undefined;
     return attempt < this.#rateLimit.maxRetries ? wait : undefined;
+  }
+  /**
+   * Sends `request` to its absolute URL and returns the answer with its body
+   * unread (chapter 8's `fetch()`): no base URL, no rate-limit retries.
+   */
+  open(request: HttpRequest, signal?: AbortSignal): Promise<Response> {
+    return sendUnread(request, {
+      fetch: this.#fetch,
+      signal,
+      timeoutMs: this.#timeoutMs,
+      allowHttp: this.#allowHttp,
+    });
   }
 }

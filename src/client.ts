@@ -28,6 +28,11 @@ import {
   type GetLoginTokenOptions,
   type LoginToken,
 } from "./login_token.ts";
+import {
+  authenticatedFetch,
+  type RequestOptions,
+  sendRequest,
+} from "./requests.ts";
 
 /**
  * Who the access token belongs to, as `whoami()` reports it.
@@ -546,5 +551,102 @@ export class Client {
    */
   getLoginToken(options: GetLoginTokenOptions = {}): Promise<LoginToken> {
     return getLoginToken(this.#keeper, options);
+  }
+  /**
+   * Sends a request to any endpoint of the client-server API with the session:
+   * the access token in the `Authorization` header, renewed when it is due and
+   * when the server refuses it, a rate limit of a few seconds waited out, and a
+   * user-interactive authentication challenge answered with
+   * `options.password`. Returns the answer's JSON object.
+   *
+   * @param method `"GET"`, `"POST"`, `"PUT"`, `"DELETE"` or `"PATCH"`.
+   * @param path The endpoint's path below `/_matrix/client/`, without a
+   * leading `/`, such as `"v3/devices"`; build paths with IDs in them with
+   * {@linkcode apiPath}.
+   * @param options The query, the JSON body, headers, a signal, limits, and
+   * the password for user-interactive authentication.
+   * @returns The answer's JSON object, typed as the caller says (unchecked).
+   * @throws {TypeError} If the method, the path or an option is malformed;
+   * nothing is sent.
+   * @throws {NotLoggedInError} If the client holds no usable session.
+   * @throws {MatrixError} If the server refuses.
+   * @throws {HttpError} If the answer is an error without a Matrix body.
+   * @throws {InvalidResponseError} If the answer is not a JSON object, or is
+   * larger than `maxBodyBytes`.
+   * @throws {InteractiveAuthError} If the server asks for user-interactive
+   * authentication that a password cannot complete, or no password was given.
+   *
+   * @example Rename this device
+   * ```ts
+   * import { apiPath, Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * await client.restore();
+   * await client.request("PUT", apiPath`v3/devices/${client.deviceId!}`, {
+   *   json: { display_name: "My laptop" },
+   * });
+   * ```
+   */
+  request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<T> {
+    return sendRequest<T>(this.#keeper, { method, path }, options);
+  }
+  /**
+   * A `fetch` that sends the session's access token: the same arguments and
+   * `Response` as `fetch`, the body unread and uncapped. Only URLs of the
+   * session's homeserver below `/_matrix/` are sent; any other is refused
+   * before sending. The token is renewed when it is due and after a refusal;
+   * then the request is sent again, unless its body is a stream, which cannot
+   * be sent twice: the `401` is returned instead. Redirects to another origin
+   * are refused. A property, so `client.fetch` can be passed on as it is.
+   *
+   * @throws {TypeError} For a URL of another server, or not below `/_matrix/`,
+   * with a user name or an `access_token` in it, or an `Authorization` header.
+   * @throws {NotLoggedInError} If the client holds no usable session.
+   * @throws {NetworkError} If the server could not be reached.
+   * @throws {TimeoutError} If the answer's head took longer than the client's
+   * `timeoutMs`.
+   * @throws {InvalidResponseError} On a redirect the library does not follow.
+   *
+   * @example Download a file with authenticated media, streamed
+   * ```ts
+   * import { apiPath, Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * await client.restore();
+   * const url = client.endpoint(apiPath`v1/media/download/${"example.org"}/${"abc"}`);
+   * const response = await client.fetch(url);
+   * await response.body?.pipeTo(new WritableStream());
+   * ```
+   */
+  readonly fetch: Fetch = (input, init) =>
+    authenticatedFetch(this.#keeper, input, init);
+  /**
+   * Renews the access token now, through the same single refresh as every
+   * request; resolves once the session holds a newer token.
+   *
+   * @param options `signal`: aborting it stops this caller's wait, not the
+   * refresh.
+   * @throws {NoRefreshTokenError} If the session has no refresh token.
+   * @throws {NotLoggedInError} If there is no usable session, or it ended.
+   * @throws {MatrixError} If the server refused the refresh (the session may
+   * have ended: see {@linkcode Client.sessionState}).
+   * @throws {NetworkError} If the server could not be reached; the session
+   * keeps its tokens.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * await client.restore();
+   * await client.refresh();
+   * ```
+   */
+  refresh(options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.#keeper.renewNow(options.signal);
   }
 }

@@ -65,6 +65,11 @@ export interface HttpRequest {
   json?: unknown;
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /**
+   * A body to send as it is, instead of `json`: a string, bytes, a `Blob`,
+   * form data or a stream (chapter 8's `fetch()`).
+   */
+  body?: BodyInit | null;
 }
 
 /** How to send a request. */
@@ -77,6 +82,11 @@ export interface HttpOptions {
   timeoutMs: number;
   /** Whether a redirect may lead from `https:` to plain `http:`. */
   allowHttp: boolean;
+  /**
+   * The largest body `send` reads, in bytes. Default:
+   * {@linkcode MAX_BODY_BYTES}.
+   */
+  maxBodyBytes?: number;
 }
 
 /** What came back. */
@@ -97,7 +107,7 @@ export interface HttpResponse {
  * @throws {NetworkError} If the server could not be reached.
  * @throws {TimeoutError} If the exchange took longer than `timeoutMs`.
  * @throws {InvalidResponseError} On a bad redirect, too many redirects, or a
- * body larger than {@linkcode MAX_BODY_BYTES}.
+ * body larger than `options.maxBodyBytes` ({@linkcode MAX_BODY_BYTES}).
  * @throws The reason of `options.signal`, if the caller aborted.
  */
 export async function send(
@@ -114,33 +124,38 @@ export async function send(
   options.signal?.addEventListener("abort", onAbort);
   let status: number | undefined; // once the final answer's head is in
   try {
-    let url = request.url;
-    for (let hops = 0;; hops++) {
-      const response = await fetchOnce(
-        request,
-        url,
-        controller.signal,
-        options,
-      );
-      const next = redirectTarget(request, url, response, hops, options);
-      if (next === undefined) {
-        status = response.status;
-        const text = await readBody(request, url, response, controller.signal);
-        return {
-          status: response.status,
-          headers: response.headers,
-          url,
-          text,
-        };
-      }
-      await response.body?.cancel();
-      url = next;
-    }
+    const { response, url } = await follow(request, controller.signal, options);
+    status = response.status;
+    const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
+    const text = await readBody(request, url, response, {
+      signal: controller.signal,
+      limit,
+    });
+    return { status: response.status, headers: response.headers, url, text };
   } catch (error) {
     throw transportError(error, request, options, status);
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Sends `request`, following redirects by the rules of "Following a
+ * redirect"; returns the final answer, its body unread, and its URL.
+ */
+async function follow(
+  request: HttpRequest,
+  signal: AbortSignal,
+  options: HttpOptions,
+): Promise<{ response: Response; url: URL }> {
+  let url = request.url;
+  for (let hops = 0;; hops++) {
+    const response = await fetchOnce(request, url, signal, options);
+    const next = redirectTarget(request, url, response, hops, options);
+    if (next === undefined) return { response, url };
+    await response.body?.cancel();
+    url = next;
   }
 }
 /** Turns what `fetch` or the body stream threw into the library's error. */
@@ -163,6 +178,72 @@ function transportError(
   }
   return new NetworkError({ method, url, status }, { cause: error });
 }
+/**
+ * Sends `request` as {@linkcode send} does, and returns the final answer with
+ * its body unread and uncapped, for the caller to read or stream (chapter 8's
+ * `fetch()`). The timeout covers the wait for the answer's head; the caller's
+ * signal can also stop the body.
+ *
+ * @throws {NetworkError} If the server could not be reached.
+ * @throws {TimeoutError} If the answer's head took longer than `timeoutMs`.
+ * @throws {InvalidResponseError} On a bad redirect or too many redirects.
+ * @throws The reason of `options.signal`, if the caller aborted.
+ */
+export async function sendUnread(
+  request: HttpRequest,
+  options: HttpOptions,
+): Promise<Response> {
+  options.signal?.throwIfAborted();
+  const timeout = new AbortController();
+  const timer = setTimeout(
+    () => timeout.abort(new DOMException("timed out", "TimeoutError")),
+    options.timeoutMs,
+  );
+  const signal = options.signal === undefined
+    ? timeout.signal
+    : AbortSignal.any([options.signal, timeout.signal]);
+  try {
+    return (await follow(request, signal, options)).response;
+  } catch (error) {
+    throw transportError(error, request, options, undefined);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+/**
+ * Reads the whole body of `response`, the answer to `request`, up to
+ * `options.limit` bytes.
+ *
+ * @throws {InvalidResponseError} If the body is larger than the limit.
+ * @throws {NetworkError} If the connection broke while it came in.
+ * @throws The reason of `options.signal`, if the caller aborted.
+ */
+export async function readAll(
+  request: HttpRequest,
+  response: Response,
+  options: { signal?: AbortSignal; limit: number },
+): Promise<HttpResponse> {
+  const signal = options.signal ?? new AbortController().signal;
+  try {
+    const text = await readBody(request, request.url, response, {
+      signal,
+      limit: options.limit,
+    });
+    return {
+      status: response.status,
+      headers: response.headers,
+      url: request.url,
+      text,
+    };
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (error instanceof InvalidResponseError) throw error;
+    const { method, url } = request;
+    throw new NetworkError({ method, url, status: response.status }, {
+      cause: error,
+    });
+  }
+}
 
 /** Makes one HTTP exchange, without following redirects. */
 function fetchOnce(
@@ -172,19 +253,22 @@ function fetchOnce(
   options: HttpOptions,
 ): Promise<Response> {
   const headers = new Headers(request.headers);
-  let body: string | undefined;
-  if (request.json !== undefined) {
-    headers.set("Content-Type", "application/json");
-    body = JSON.stringify(request.json);
-  }
-  return options.fetch(url, {
+  const init: RequestInit & { duplex?: "half" } = {
     method: request.method,
     headers,
-    body,
     signal,
     redirect: redirectMode(request),
     cache: "no-store",
-  });
+  };
+  if (request.json !== undefined) {
+    headers.set("Content-Type", "application/json");
+    init.body = JSON.stringify(request.json);
+  }
+  if (request.body !== undefined && request.body !== null) {
+    init.body = request.body;
+    if (request.body instanceof ReadableStream) init.duplex = "half";
+  }
+  return options.fetch(url, init);
 }
 
 /** Statuses that redirect to the `Location` header's URL. */
@@ -327,22 +411,22 @@ function redirectMode(request: HttpRequest): RequestRedirect {
 }
 
 /**
- * Reads the whole body of `response`, refusing more than
- * {@linkcode MAX_BODY_BYTES}.
+ * Reads the whole body of `response`, refusing more than `limit` bytes.
  */
 async function readBody(
   request: HttpRequest,
   url: URL,
   response: Response,
-  signal: AbortSignal,
+  options: { signal: AbortSignal; limit: number },
 ): Promise<string> {
+  const { signal, limit } = options;
   const tooLarge = () =>
     new InvalidResponseError(
       { method: request.method, url, status: response.status },
-      `the body is larger than ${MAX_BODY_BYTES} bytes`,
+      `the body is larger than ${limit} bytes`,
     );
   const announced = Number(response.headers.get("Content-Length") ?? "0");
-  if (announced > MAX_BODY_BYTES) {
+  if (announced > limit) {
     await response.body?.cancel();
     throw tooLarge();
   }
@@ -355,7 +439,7 @@ async function readBody(
     const { done, value } = await reader.read();
     if (done) break;
     size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
+    if (size > limit) {
       await reader.cancel();
       throw tooLarge();
     }

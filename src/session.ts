@@ -311,3 +311,41 @@ export class NotLoggedInError extends MatrixlibError {
     this.deviceId = session?.deviceId;
   }
 }
+/**
+ * `refresh()` was asked to renew a session that has no refresh token: the
+ * server gave none at login, so its access token does not expire.
+ *
+ * @example
+ * ```ts
+ * import { Client, NoRefreshTokenError } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({ baseUrl: "https://matrix.example.org" });
+ * await client.restore();
+ * try {
+ *   await client.refresh();
+ * } catch (error) {
+ *   if (!(error instanceof NoRefreshTokenError)) throw error;
+ * }
+ * ```
+ */
+export class NoRefreshTokenError extends MatrixlibError {
+  /** The error's name: always `"NoRefreshTokenError"`. */
+  override name = "NoRefreshTokenError";
+  /** The user of the session. */
+  readonly userId: string;
+  /** The device of the session. */
+  readonly deviceId: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param session The user and device of the session.
+   */
+  constructor(session: { userId: string; deviceId: string }) {
+    super(
+      `The session of ${session.userId} (device ${session.deviceId}) has no refresh token: the server gave none at login, so its access token does not expire, and there is nothing to renew`,
+    );
+    this.userId = session.userId;
+    this.deviceId = session.deviceId;
+  }
+}

@@ -25,6 +25,9 @@ import { untilAborted } from "./abort.ts";
 import { InvalidResponseError } from "./errors.ts";
 import { parseRefreshAnswer } from "./session.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { type HttpRequest, readAll } from "./http.ts";
+import { readAnswer } from "./response.ts";
+import { NoRefreshTokenError } from "./session.ts";
 
 /**
  * The states of a client's session: `"logged_in"`, `"logged_out"`, and
@@ -101,6 +104,8 @@ export interface RestoreOptions {
 }
 /** How many times one request may renew the access token. */
 const MAX_RENEWALS_PER_REQUEST = 3;
+/** How much of a `401` the keeper reads to learn what it says. */
+const REFUSAL_BYTES = 64 * 1024;
 
 /** What a {@linkcode SessionKeeper} works with; the client passes it on. */
 export interface KeeperOptions {
@@ -326,14 +331,27 @@ export class SessionKeeper {
    * `Authorization` header, renewed before it expires and whenever the
    * server says `M_UNKNOWN_TOKEN`.
    */
-  async send(call: Call): Promise<Answer> {
+  send(call: Call): Promise<Answer> {
+    return this.#authenticated(call.signal, (session) => this.#sendAs(session, call));
+  }
+
+  /**
+   * Runs `attempt` with the session to send with until it succeeds, renewing
+   * the token first when it is due, and after the server refused it (an
+   * `attempt` that throws a `MatrixError` that the dialect's `tokenRefused`
+   * accepts).
+   */
+  async #authenticated<T>(
+    signal: AbortSignal | undefined,
+    attempt: (session: StoredSession) => Promise<T>,
+  ): Promise<T> {
     for (let renewals = 0;; renewals++) {
-      await this.#refreshIfDue(this.usable(), call.signal);
+      await this.#refreshIfDue(this.usable(), signal);
       const session = this.usable();
       try {
-        const answer = await this.#sendAs(session, call);
+        const result = await attempt(session);
         this.#setLocked(false);
-        return answer;
+        return result;
       } catch (error) {
         if (!(error instanceof MatrixError)) throw error;
         if (error.errcode === "M_USER_LOCKED") this.#setLocked(true);
@@ -343,7 +361,7 @@ export class SessionKeeper {
           session.refreshToken !== undefined &&
           renewals < MAX_RENEWALS_PER_REQUEST
         ) {
-          await this.#refresh(session, call.signal);
+          await this.#refresh(session, signal);
           continue;
         }
         if (await this.#refused(session, this.dialect.keepsDevice(error))) continue;
@@ -365,6 +383,73 @@ export class SessionKeeper {
     const session = this.#session;
     if (session === undefined) throw new NotLoggedInError();
     return this.#sendAs(session, call);
+  }
+  /**
+   * Sends `request` (an absolute URL on the session's homeserver) with the
+   * access token through the loop of `send`, and returns the answer with its
+   * body unread: chapter 8's `fetch()`. A `401` is read, to learn whether the
+   * token was refused; when it was and `replayable` is false, the token is
+   * renewed but the request is not sent again, and the `401` comes back.
+   */
+  async open(
+    request: HttpRequest,
+    options: { signal?: AbortSignal; replayable: boolean },
+  ): Promise<Response> {
+    let refused: { error: MatrixError; response: Response } | undefined;
+    try {
+      return await this.#authenticated(options.signal, async (session) => {
+        if (refused !== undefined && !options.replayable) return refused.response;
+        const response = await this.#openAs(session, request, options.signal);
+        if (response.status !== 401) return response;
+        const answer = await readAll(request, response, {
+          signal: options.signal,
+          limit: REFUSAL_BYTES,
+        });
+        const headers = new Headers(response.headers);
+        headers.delete("Content-Length");
+        headers.delete("Content-Encoding");
+        const copy = new Response(answer.text, {
+          status: 401,
+          statusText: response.statusText,
+          headers,
+        });
+        try {
+          readAnswer(answer, request, { now: this.#clock.now() });
+        } catch (error) {
+          if (!(error instanceof MatrixError)) return copy;
+          refused = { error, response: copy };
+          throw error;
+        }
+        return copy;
+      });
+    } catch (error) {
+      if (refused !== undefined && error === refused.error) return refused.response;
+      throw error;
+    }
+  }
+  /**
+   * Sends `request` with `session`'s access token, if it goes to the session's
+   * own homeserver; throws otherwise. The other place, with `#sendAs`, where
+   * the library puts the token into a request.
+   */
+  #openAs(
+    session: StoredSession,
+    request: HttpRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<Response> {
+    const home = new URL(session.homeserver).origin;
+    if (request.url.origin !== home) {
+      throw new TypeError(
+        `The access token is only sent to the session's homeserver, ${home}`,
+      );
+    }
+    return this.api.open({
+      ...request,
+      headers: {
+        ...request.headers,
+        Authorization: `Bearer ${session.accessToken}`,
+      },
+    }, signal);
   }
 
   /**
@@ -504,6 +589,23 @@ export class SessionKeeper {
     if (!same) return undefined;
     this.#hold(stored);
     return stored;
+  }
+  /**
+   * Renews the access token now (chapter 8's `refresh()`), joining a refresh
+   * under way; resolves once the session holds a newer token.
+   *
+   * @throws {NotLoggedInError} If there is no usable session, or it ended.
+   * @throws {NoRefreshTokenError} If the session has no refresh token.
+   */
+  async renewNow(signal?: AbortSignal): Promise<void> {
+    const session = this.usable();
+    if (session.refreshToken === undefined) {
+      throw new NoRefreshTokenError(session);
+    }
+    await this.#refresh(session, signal);
+    const now = this.#session;
+    if (now === undefined) throw new NotLoggedInError();
+    if (now.softLoggedOut === true) throw new NotLoggedInError(now);
   }
 
   /**

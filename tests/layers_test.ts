@@ -18,6 +18,7 @@ const LAYERS = [
   "logins and logouts",
   "their helpers",
   "the client",
+  "on the client",
 ] as const;
 
 /** The layer of each file of the library. */
@@ -48,6 +49,9 @@ const LAYER_OF: Record<string, (typeof LAYERS)[number]> = {
   "src/uia.ts": "logins and logouts",
   "src/login_token.ts": "their helpers",
   "src/citadel.ts": "logins and logouts",
+  "src/api_path.ts": "primitives",
+  "src/requests.ts": "their helpers",
+  "src/devices.ts": "on the client",
 };
 
 /** The library's entry points: `mod.ts` and the separate modules. */

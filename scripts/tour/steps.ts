@@ -326,4 +326,10 @@ function ssoSessionFile(tour: TourContext): string {
 }
 
 /** Chapters in `lit.json` that have no example for the tour to run yet. */
-export const NO_EXAMPLE_YET: NoExampleYet[] = [];
+export const NO_EXAMPLE_YET: NoExampleYet[] = [
+  {
+    chapter: "chapters/08_devices.md",
+    reason:
+      "examples/devices.ts waits for the development homeserver's device endpoints",
+  },
+];
