@@ -44,6 +44,8 @@ interface Sent {
   /** When it was sent and answered, as places in one sequence of events. */
   sentAt: number;
   answeredAt: number;
+  /** The answer's `Retry-After` header, if any. */
+  retryAfter: string | null;
 }
 
 /**
@@ -89,6 +91,7 @@ function tracingFetch(): { fetch: Fetch; log: Sent[] } {
       token,
       sentAt,
       answeredAt,
+      retryAfter: response.headers.get("Retry-After"),
     });
     return response;
   };
@@ -411,7 +414,7 @@ describe("synapse: any request, any fetch, a refresh on demand (chapter 8)", () 
       ]);
     });
 
-    it("POST v3/delete_devices of another device without a password: InteractiveAuthError offering m.login.password; nothing deleted", async () => {
+    it("POST v3/delete_devices of another device without a password: InteractiveAuthError offering m.login.password; with a wrong one, M_FORBIDDEN; nothing deleted", async () => {
       const judy = await users.user("judy");
       const { client, log, storage } = tracedClient();
       await client.loginWithPassword(judy.userId, judy.password);
@@ -426,17 +429,28 @@ describe("synapse: any request, any fetch, a refresh on demand (chapter 8)", () 
       assert.deepEqual(error.flows, [["m.login.password"]]);
       assert.equal(error.errcode, undefined);
       assert.match(error.message, /pass it as the password option/);
+      const wrong = await rejection(
+        client.request("POST", "v3/delete_devices", {
+          json: { devices: [otherDevice] },
+          password: "not-the-password",
+        }),
+      );
+      assert.ok(wrong instanceof InteractiveAuthError, String(wrong));
+      assert.equal(wrong.errcode, "M_FORBIDDEN");
+      assert.match(wrong.message, /refused the password/);
+      // Synapse answers the wrong password with the challenge again, a 401.
       assert.deepEqual(
         to(log, "/delete_devices").map((e) => `${e.method} ${e.status}`),
-        ["POST 401"],
+        ["POST 401", "POST 401", "POST 401"],
       );
       const still = await raw("GET", WHOAMI, {
         token: field(other, "access_token"),
       });
       assert.equal(still.status, 200);
       assertNoSecrets(
-        `${error.message}\n${error.stack}`,
+        `${error.message}\n${error.stack}\n${wrong.message}\n${wrong.stack}`,
         judy.password,
+        "not-the-password",
         session(storage).accessToken,
       );
     });
@@ -481,6 +495,66 @@ describe("synapse: any request, any fetch, a refresh on demand (chapter 8)", () 
       });
       assert.equal(refused.status, 401);
       assert.equal(refused.body.errcode, "M_UNKNOWN_TOKEN");
+    });
+
+    it("POST v3/delete_devices of the client's own device: Synapse ends the session, the client learns it at its next request (the refresh is refused) and is logged out, as chapter 8 warns", async () => {
+      const rosa = await users.user("rosa");
+      const { client, log } = tracedClient();
+      await client.loginWithPassword(rosa.userId, rosa.password);
+      await client.request("POST", "v3/delete_devices", {
+        json: { devices: [client.deviceId] },
+        password: rosa.password,
+      });
+      assert.equal(client.sessionState, "logged_in");
+      const error = await rejection(
+        client.request("GET", "v3/account/whoami"),
+      );
+      assert.ok(error instanceof MatrixError, String(error));
+      assert.equal(error.status, 401);
+      assert.equal(error.errcode, "M_UNKNOWN_TOKEN");
+      assert.equal(client.sessionState, "logged_out");
+      assert.deepEqual(
+        log.slice(-2).map((e) =>
+          `${e.method} ${e.path.split("/").pop()} ${e.status}`
+        ),
+        ["GET whoami 401", "POST refresh 401"],
+      );
+    });
+
+    it("Synapse's rc_message (burst 10, then one every 5 s) answers 429 with Retry-After to the messages of a room made with request(); request() waits it out and every message is sent once", async () => {
+      const sara = await users.user("sara");
+      const { client, log } = tracedClient();
+      await client.loginWithPassword(sara.userId, sara.password);
+      const { room_id: roomId } = await client.request<{ room_id: string }>(
+        "POST",
+        "v3/createRoom",
+        { json: {} },
+      );
+      const sends = () => to(log, "").filter((e) => e.path.includes("/send/"));
+      const eventIds = new Set<string>();
+      for (let i = 0; i < 15; i++) {
+        const txnId = `txn${i}`;
+        const { event_id: eventId } = await client.request<
+          { event_id: string }
+        >("PUT", apiPath`v3/rooms/${roomId}/send/m.room.message/${txnId}`, {
+          json: { msgtype: "m.text", body: `message ${i}` },
+        });
+        eventIds.add(eventId);
+        if (sends().some((e) => e.status === 429)) break;
+      }
+      const limited = sends().filter((e) => e.status === 429);
+      assert.equal(limited.length, 1, "no 429 in 15 messages");
+      assert.match(limited[0].retryAfter ?? "", /^\d+$/);
+      // Each message was answered 200 exactly once, whatever came between
+      // (a token that expired during the wait meets its 401 and a refresh).
+      const ok = sends().filter((e) => e.status === 200);
+      assert.equal(ok.length, eventIds.size);
+      assert.equal(new Set(ok.map((e) => e.path)).size, ok.length);
+      assert.ok(sends().every((e) => [200, 401, 429].includes(e.status)));
+      const encodedRoom = encodeURIComponent(roomId);
+      assert.ok(
+        sends().every((e) => e.path.includes(`/rooms/${encodedRoom}/`)),
+      );
     });
   });
 
