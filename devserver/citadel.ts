@@ -429,6 +429,7 @@ export function createCitadelHomeserver(
       path: url.pathname,
       status: 0,
     };
+    if (url.searchParams.has("access_token")) entry.tokenInQuery = true;
     let response: Response;
     try {
       response = await expiredAsCitadel(await answer(request, url));

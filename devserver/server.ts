@@ -33,10 +33,15 @@
  *   time; the old refresh token keeps working until the new access token or
  *   the new refresh token is used, then `403 M_FORBIDDEN`. Unknown refresh
  *   token: `401 M_UNKNOWN_TOKEN`; expired: `403 M_FORBIDDEN`.
- * - Access tokens only in `Authorization: Bearer`; a token in the query
- *   string is refused. Expired: `401 M_UNKNOWN_TOKEN` with `soft_logout:
- *   true`; unknown: the same with `soft_logout: false`; none:
- *   `401 M_MISSING_TOKEN`.
+ * - Access tokens in `Authorization: Bearer TOKEN` (one space; anything else
+ *   is `401 M_MISSING_TOKEN` "Invalid Authorization header.") or in the
+ *   deprecated `access_token` query parameter (the first one); both at once:
+ *   `401 M_MISSING_TOKEN` "Mixing Authorization headers and access_token
+ *   query parameters.", even when equal. `accessTokenInQuery: false` refuses
+ *   the query parameter, to rehearse a specification without it. Expired:
+ *   `401 M_UNKNOWN_TOKEN` with `soft_logout: true`; unknown: the same with
+ *   `soft_logout: false`; none: `401 M_MISSING_TOKEN`. The request log never
+ *   holds a query string, only `tokenInQuery` when a token came in one.
  * - `POST /logout`, `POST /logout/all`, `GET /account/whoami`.
  * - `POST /login` with `m.login.token`: a login token logs in once;
  *   unknown, used and expired tokens all get `403 M_FORBIDDEN` "Invalid
@@ -160,6 +165,14 @@ export interface HomeserverOptions {
    * refresh token. Default: `undefined`, forever.
    */
   refreshTokenLifetimeMs?: number;
+  /**
+   * Accept an access token in the deprecated `access_token` query parameter,
+   * as Synapse 1.160 does (and version 1.19 of the specification still
+   * allows). `false` refuses it (`401 M_MISSING_TOKEN`, saying to use the
+   * header) and ignores it beside an `Authorization` header, to rehearse a
+   * version of the specification that drops it. Default: `true`.
+   */
+  accessTokenInQuery?: boolean;
   /** Limit failed logins per user: `true` for Synapse's defaults. Off by default. */
   rateLimit?: boolean | RateLimitSettings;
   /** Where the time comes from (ms since the epoch). Default: `Date.now`. */

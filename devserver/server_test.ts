@@ -439,17 +439,89 @@ describe("devserver: access tokens", () => {
     assertError(await call(server(), "GET", whoami), 401, "M_MISSING_TOKEN");
   });
 
-  it("refuses a token in the query string, saying to use the header", async () => {
+  it("accepts the access token in the access_token query parameter, as Synapse does (the first one, when repeated)", async () => {
     const hs = server();
-    const login = await passwordLogin(hs);
-    const answer = await call(
-      hs,
-      "GET",
-      `${whoami}?access_token=${login.body.access_token}`,
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    const q = encodeURIComponent(token);
+    const answer = await call(hs, "GET", `${whoami}?access_token=${q}`);
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.body.user_id, "@alice:localhost:8008");
+    assert.equal(
+      (await call(hs, "GET", `${whoami}?access_token=${q}&access_token=x`))
+        .status,
+      200,
     );
+    for (const query of [`x&access_token=${q}`, "", "garbage"]) {
+      const refused = await call(hs, "GET", `${whoami}?access_token=${query}`);
+      assertError(refused, 401, "M_UNKNOWN_TOKEN");
+      assert.equal(refused.body.soft_logout, false);
+    }
+    // Any authenticated endpoint: logout too.
+    const out = await call(
+      hs,
+      "POST",
+      `/_matrix/client/v3/logout?access_token=${q}`,
+    );
+    assert.equal(out.status, 200);
+    assertError(
+      await call(hs, "GET", `${whoami}?access_token=${q}`),
+      401,
+      "M_UNKNOWN_TOKEN",
+    );
+  });
+
+  it("refuses a token in both the header and the query 401 M_MISSING_TOKEN 'Mixing Authorization headers and access_token query parameters.', even the same one", async () => {
+    const hs = server();
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    for (const query of [encodeURIComponent(token), "x", ""]) {
+      const answer = await call(hs, "GET", `${whoami}?access_token=${query}`, {
+        token,
+      });
+      assertError(answer, 401, "M_MISSING_TOKEN");
+      assert.equal(
+        answer.body.error,
+        "Mixing Authorization headers and access_token query parameters.",
+      );
+    }
+  });
+
+  it("reads the Authorization header as Synapse does: 'Bearer TOKEN' with one space, else 401 M_MISSING_TOKEN 'Invalid Authorization header.'", async () => {
+    const hs = server();
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    const withHeader = (value: string) =>
+      hs.handler(
+        new Request(BASE + whoami, { headers: { Authorization: value } }),
+      );
+    assert.equal((await withHeader(`Bearer ${token}`)).status, 200);
+    for (
+      const value of [
+        `bearer ${token}`,
+        `Bearer  ${token}`,
+        `Bearer ${token} x`,
+        "Bearer",
+        "Basic abc",
+        "",
+      ]
+    ) {
+      const response = await withHeader(value);
+      assert.equal(response.status, 401, value);
+      assert.deepEqual(await response.json(), {
+        errcode: "M_MISSING_TOKEN",
+        error: "Invalid Authorization header.",
+      });
+    }
+  });
+
+  it("with accessTokenInQuery: false, refuses a token in the query string 401 M_MISSING_TOKEN, saying to use the header, and ignores one beside the header", async () => {
+    const hs = server({ accessTokenInQuery: false });
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    const q = encodeURIComponent(token);
+    const answer = await call(hs, "GET", `${whoami}?access_token=${q}`);
     assertError(answer, 401, "M_MISSING_TOKEN");
     assert.match(answer.body.error as string, /Authorization header/);
-    assert.ok(!hs.log.some((e) => e.path.includes("access_token")));
+    const both = await call(hs, "GET", `${whoami}?access_token=x`, { token });
+    assert.equal(both.status, 200, both.text);
+    assert.ok(!JSON.stringify(hs.log).includes(token));
   });
 
   it("answers an unknown token 401 M_UNKNOWN_TOKEN, soft_logout false", async () => {
@@ -490,9 +562,63 @@ describe("devserver: access tokens", () => {
     assert.ok(!logged.includes(login.body.access_token as string));
     assert.ok(!logged.includes("secret"));
     assert.deepEqual(hs.log.map((e) => e.status), [200, 401]);
-    assert.equal(hs.log[1].errcode, "M_MISSING_TOKEN");
+    assert.equal(hs.log[1].errcode, "M_UNKNOWN_TOKEN");
     hs.clearLog();
     assert.equal(hs.log.length, 0);
+  });
+
+  it("never logs a token sent in the query string, only that one was sent (tokenInQuery)", async () => {
+    const entries: unknown[] = [];
+    const hs = server({ onRequest: (entry) => entries.push(entry) });
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    const q = encodeURIComponent(token);
+    assert.equal(
+      (await call(hs, "GET", `${whoami}?access_token=${q}`)).status,
+      200,
+    );
+    await call(
+      hs,
+      "POST",
+      `/_matrix/client/v1/login/get_token?access_token=${q}`,
+      {
+        json: {},
+      },
+    );
+    await call(hs, "GET", `${whoami}?access_token=${q}`, { token });
+    assert.equal(
+      (await call(hs, "POST", `/_matrix/client/v3/logout?access_token=${q}`))
+        .status,
+      200,
+    );
+    for (const log of [hs.log, entries]) {
+      const text = JSON.stringify(log);
+      assert.ok(!text.includes(token), "the token was logged");
+      assert.ok(!text.includes(q), "the token was logged");
+      assert.ok(!text.includes("access_token="), "a query string was logged");
+    }
+    assert.deepEqual(hs.log, [
+      { method: "POST", path: "/_matrix/client/v3/login", status: 200 },
+      { method: "GET", path: whoami, status: 200, tokenInQuery: true },
+      {
+        method: "POST",
+        path: "/_matrix/client/v1/login/get_token",
+        status: 401,
+        tokenInQuery: true,
+      },
+      {
+        method: "GET",
+        path: whoami,
+        status: 401,
+        errcode: "M_MISSING_TOKEN",
+        tokenInQuery: true,
+      },
+      {
+        method: "POST",
+        path: "/_matrix/client/v3/logout",
+        status: 200,
+        tokenInQuery: true,
+      },
+    ]);
   });
 });
 

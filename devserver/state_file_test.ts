@@ -175,6 +175,65 @@ describe("devserver main.ts", () => {
     }),
   );
 
+  it("prints one line per request, noting a token sent in the query string without printing it", async () => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        MAIN,
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let printed = "";
+    const until = async (pattern: RegExp) => {
+      while (!pattern.test(printed)) {
+        const { done, value } = await lines.read();
+        if (done) throw new Error(`the server stopped: ${printed}`);
+        printed += value;
+      }
+    };
+    try {
+      await until(/Ctrl\+C stops it\./);
+      const base = `http://127.0.0.1:${port}/_matrix/client/v3`;
+      const login = await fetch(`${base}/login`, {
+        method: "POST",
+        body: JSON.stringify({
+          type: "m.login.password",
+          user: "alice",
+          password: "secret",
+        }),
+      });
+      const token = (await login.json()).access_token as string;
+      const whoami = await fetch(
+        `${base}/account/whoami?access_token=${encodeURIComponent(token)}`,
+      );
+      assert.equal(whoami.status, 200);
+      await whoami.body?.cancel();
+      await until(/whoami 200/);
+      assert.match(
+        printed,
+        /^GET \/_matrix\/client\/v3\/account\/whoami 200 \(access_token in the query\)$/m,
+      );
+      assert.ok(!printed.includes(token), "the token was printed");
+      assert.ok(!printed.includes("secret"), "the password was printed");
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      await lines.cancel().catch(() => {});
+      await child.stderr.cancel();
+    }
+  });
+
   it("names the user an --email is for when that user is not given", async () => {
     const { code, stderr } = await run(["--email", "bob=bob@example.org"]);
     assert.equal(code, 2);

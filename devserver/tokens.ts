@@ -1,9 +1,10 @@
 /**
  * Token issuing and checking of the development homeserver
  * ({@linkcode createTokens}): access tokens (and refresh tokens, when the
- * client asks and access tokens expire), the `Authorization: Bearer` check of a
- * request, single-use login tokens for `m.login.token`, and the end of a
- * device with its tokens (logout, or a new login as that device).
+ * client asks and access tokens expire), the check of a request's access
+ * token (from `Authorization: Bearer`, or the deprecated `access_token`
+ * query parameter), single-use login tokens for `m.login.token`, and the end
+ * of a device with its tokens (logout, or a new login as that device).
  *
  * @module
  */
@@ -25,6 +26,11 @@ export interface TokenOptions {
   accessTokenLifetimeMs?: number;
   /** How long a refresh token lives; without it, forever. */
   refreshTokenLifetimeMs?: number;
+  /**
+   * Accept an access token in the `access_token` query parameter, as Synapse
+   * does (default `true`); `false` refuses it.
+   */
+  accessTokenInQuery?: boolean;
 }
 
 /** What {@linkcode Tokens.issue} gave. */
@@ -48,7 +54,8 @@ export interface Tokens {
   /** Drops a refresh token and the access token issued with it. */
   dropRefreshToken(token: string): void;
   /**
-   * The access token of a request, from `Authorization: Bearer` only.
+   * The access token of a request, from `Authorization: Bearer` or the
+   * `access_token` query parameter.
    * `forLogout` accepts an expired token and a locked account, as Synapse's
    * `/logout` and `/logout/all` do.
    */
@@ -63,6 +70,7 @@ export interface Tokens {
 export function createTokens(store: Store, options: TokenOptions): Tokens {
   const accessLifetime = options.accessTokenLifetimeMs;
   const refreshLifetime = options.refreshTokenLifetimeMs;
+  const acceptQuery = options.accessTokenInQuery ?? true;
   const {
     users,
     devices,
@@ -146,36 +154,59 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
   }
 
   /**
-   * The access token of a request. Only the `Authorization: Bearer` header is
-   * accepted. `forLogout` is for logout, which Synapse allows with an expired
-   * token (`allow_expired=True`) and for a locked account (`allow_locked=True`,
-   * as the specification requires: "on all but" `/logout` and `/logout/all`).
+   * The access token a request sends, read as Synapse's
+   * `get_access_token_from_request` does: `Authorization: Bearer TOKEN`
+   * (exactly one space), or else the first `access_token` query parameter;
+   * both at once are refused, even when equal. With `accessTokenInQuery:
+   * false`, the query parameter is ignored beside a header and refused
+   * alone.
+   */
+  function tokenOf(request: Request, url: URL): string {
+    const inQuery = url.searchParams.getAll("access_token");
+    const header = request.headers.get("Authorization");
+    if (header !== null) {
+      if (inQuery.length > 0 && acceptQuery) {
+        throw new MatrixFailure(
+          401,
+          "M_MISSING_TOKEN",
+          "Mixing Authorization headers and access_token query parameters.",
+        );
+      }
+      const parts = header.split(" ");
+      if (parts[0] !== "Bearer" || parts.length !== 2) {
+        throw new MatrixFailure(
+          401,
+          "M_MISSING_TOKEN",
+          "Invalid Authorization header.",
+        );
+      }
+      return parts[1];
+    }
+    if (inQuery.length === 0) {
+      throw new MatrixFailure(401, "M_MISSING_TOKEN", "Missing access token");
+    }
+    if (!acceptQuery) {
+      throw new MatrixFailure(
+        401,
+        "M_MISSING_TOKEN",
+        "Access tokens in the query string are not accepted (this server runs with accessTokenInQuery: false, as a later version of the specification may require): send it in the Authorization header (Authorization: Bearer TOKEN)",
+      );
+    }
+    return inQuery[0];
+  }
+
+  /**
+   * The access token of a request (see `tokenOf`), checked. `forLogout` is
+   * for logout, which Synapse allows with an expired token
+   * (`allow_expired=True`) and for a locked account (`allow_locked=True`, as
+   * the specification requires: "on all but" `/logout` and `/logout/all`).
    */
   function authenticate(
     request: Request,
     url: URL,
     forLogout = false,
   ): AccessToken {
-    if (url.searchParams.has("access_token")) {
-      throw new MatrixFailure(
-        401,
-        "M_MISSING_TOKEN",
-        "Access tokens in the query string are not accepted: send them in the Authorization header (Authorization: Bearer TOKEN)",
-      );
-    }
-    const header = request.headers.get("Authorization");
-    if (header === null) {
-      throw new MatrixFailure(401, "M_MISSING_TOKEN", "Missing access token");
-    }
-    const match = /^Bearer +(\S+)$/.exec(header);
-    if (!match) {
-      throw new MatrixFailure(
-        401,
-        "M_MISSING_TOKEN",
-        "Invalid Authorization header",
-      );
-    }
-    const token = accessTokens.get(match[1]);
+    const token = accessTokens.get(tokenOf(request, url));
     if (!token) {
       throw new MatrixFailure(
         401,
