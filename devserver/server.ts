@@ -124,6 +124,7 @@
  */
 
 import { type CasAccount, createCasProvider } from "./cas.ts";
+import { createDevices } from "./devices.ts";
 import { readJsonObject, withSlash } from "./http.ts";
 import { createLogin } from "./login.ts";
 import { createRateLimits, type RateLimitSettings } from "./rate_limits.ts";
@@ -132,7 +133,7 @@ import { type RequestLogEntry, respond, type Route } from "./routes.ts";
 import { CAS_IDP, createSso } from "./sso.ts";
 import type { HomeserverState } from "./state.ts";
 import { createStore, type UserSpec } from "./store.ts";
-import { createTokens } from "./tokens.ts";
+import { type ConnectionInfo, createTokens } from "./tokens.ts";
 import { createGetToken } from "./uia.ts";
 
 export type { CasAccount } from "./cas.ts";
@@ -142,6 +143,7 @@ export type { RequestLogEntry } from "./routes.ts";
 export { parseState } from "./state.ts";
 export type { HomeserverState, StoredUser } from "./state.ts";
 export type { UserSpec } from "./store.ts";
+export type { ConnectionInfo } from "./tokens.ts";
 
 /** What {@linkcode createHomeserver} can be told. */
 export interface HomeserverOptions {
@@ -262,8 +264,13 @@ export interface Homeserver {
   readonly serverName: string;
   /** The base URL, ending with `/`. */
   readonly baseUrl: string;
-  /** Answers one request. Never throws: every failure is a Matrix error. */
-  handler: (request: Request) => Promise<Response>;
+  /**
+   * Answers one request. Never throws: every failure is a Matrix error.
+   * `info` tells the client's address (a device's `last_seen_ip`), as
+   * `Deno.serve` passes it; without it, the client is taken to be on
+   * `127.0.0.1`.
+   */
+  handler: (request: Request, info?: ConnectionInfo) => Promise<Response>;
   /** Every request answered so far, oldest first. */
   readonly log: readonly RequestLogEntry[];
   /** Forgets the log. */
@@ -272,7 +279,7 @@ export interface Homeserver {
   addUser(user: UserSpec): string;
   /** The IDs of every user, sorted. */
   userIds(): string[];
-  /** The devices of a user that hold tokens, sorted by ID. */
+  /** The devices of a user, sorted by ID. */
   devices(userId: string): DeviceInfo[];
   /** Users, devices and tokens, to save and pass back as `options.state`. */
   exportState(): HomeserverState;
@@ -335,7 +342,7 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const store = createStore(options, serverName, clock);
   const { users, devices, reportChanges, createUser, exportState } = store;
   const tokens = createTokens(store, options);
-  const { endDevice, authenticate } = tokens;
+  const { endDevice, authenticate, noteConnection } = tokens;
   const limits = createRateLimits(options.rateLimit, clock);
 
   // What the routes below answer with: login.ts, refresh.ts, uia.ts
@@ -348,6 +355,7 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     ssoEnabled,
     maxBodyBytes,
   });
+  const deviceRoutes = createDevices(store, tokens, { maxBodyBytes });
   const cas = createCasProvider(store, baseUrl, maxBodyBytes, options);
   const { casLoginPage, casLoginSubmit, casValidate } = cas;
   const { ssoRedirect, casTicket } = createSso(
@@ -438,8 +446,41 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
         };
       },
     },
+    ...deviceRoutesOf(),
     ...(ssoEnabled ? ssoRoutes() : []),
   ];
+
+  /** Device management (devices.ts). */
+  function deviceRoutesOf(): Route[] {
+    // Synapse's pattern: any device ID without a "/", the empty one too.
+    const one = /^\/_matrix\/client\/(r0|v3)\/devices\/([^/]*)$/;
+    const idOf = (match: RegExpExecArray) => {
+      try {
+        return decodeURIComponent(match[2]);
+      } catch {
+        return match[2]; // a malformed escape stays as it is, as on Synapse
+      }
+    };
+    return [
+      {
+        method: "GET",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/devices$/,
+        run: (request, url) => deviceRoutes.list(request, url),
+      },
+      {
+        method: "GET",
+        pattern: one,
+        run: (request, url, match) =>
+          deviceRoutes.get(request, url, idOf(match)),
+      },
+      {
+        method: "PUT",
+        pattern: one,
+        run: (request, url, match) =>
+          deviceRoutes.update(request, url, idOf(match)),
+      },
+    ];
+  }
 
   /** Single sign-on, and the CAS identity provider under `{baseUrl}cas/`. */
   function ssoRoutes(): Route[] {
@@ -479,7 +520,11 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     ];
   }
 
-  async function handler(request: Request): Promise<Response> {
+  async function handler(
+    request: Request,
+    info?: ConnectionInfo,
+  ): Promise<Response> {
+    noteConnection(request, info);
     const { response, entry } = await respond(routes, basePath, request);
     log.push(entry);
     reportChanges();

@@ -942,7 +942,10 @@ describe("devserver: every answer fits the Matrix specification", () => {
     // spec gives for a 400 from /login, and collected to be named below.
     const undocumented: string[] = [];
     const check = (method: string, pathname: string, answer: Answer) => {
-      const what = `${method} ${pathname} ${answer.status}`;
+      // Named by the operation's path, such as /devices/{deviceId}.
+      const where = validator.findOperation(method, pathname)?.path ??
+        pathname;
+      const what = `${method} ${where} ${answer.status}`;
       if (
         assertFitsSpec(validator, method, pathname, answer) === "undocumented"
       ) {
@@ -950,15 +953,18 @@ describe("devserver: every answer fits the Matrix specification", () => {
       }
       checked.push(what);
     };
-    const walk = async (
+    const walkOn = async (
+      target: Homeserver,
       method: string,
       pathname: string,
       options: CallOptions = {},
     ) => {
-      const answer = await call(hs, method, pathname, options);
+      const answer = await call(target, method, pathname, options);
       check(method, pathname.replace(/\?.*$/, ""), answer);
       return answer;
     };
+    const walk = (method: string, pathname: string, options?: CallOptions) =>
+      walkOn(hs, method, pathname, options);
 
     await walk("GET", "/.well-known/matrix/client");
     await walk("GET", "/_matrix/client/versions");
@@ -1021,23 +1027,79 @@ describe("devserver: every answer fits the Matrix specification", () => {
     await walk("POST", "/_matrix/client/v3/logout/all", { token: access });
     await walk("POST", "/_matrix/client/v3/logout", { token: access });
 
+    // A server without rate limits (the logins above have met them).
+    const open = server();
+    const mine = await passwordLogin(open);
+    const otherToken = mine.body.access_token as string;
+    const walkOpen = (method: string, path: string, options?: CallOptions) =>
+      walkOn(open, method, path, options);
+
+    // Device management. Synapse sends null for a device's unknown
+    // display_name, last_seen_ts and last_seen_ip, where the specification
+    // leaves them out (and types them string and integer): those are the
+    // only problems the schemas find.
+    const devices = await call(open, "GET", "/_matrix/client/v3/devices", {
+      token: otherToken,
+    });
+    const nulls = validator.responseErrors(
+      "GET",
+      "/_matrix/client/v3/devices",
+      200,
+      devices.body,
+    );
+    assert.ok(nulls.length > 0, JSON.stringify(devices.body));
+    assert.ok(
+      nulls.every((p) =>
+        /^\/devices\/\d+\/(display_name|last_seen_ts|last_seen_ip) must be (string|integer)$/
+          .test(p)
+      ),
+      nulls.join("\n"),
+    );
+    checked.push("GET /_matrix/client/v3/devices 200");
+    const deviceId = mine.body.device_id as string;
+    const device = `/_matrix/client/v3/devices/${deviceId}`;
+    const one = await call(open, "GET", device, { token: otherToken });
+    assert.deepEqual(
+      validator.responseErrors("GET", device, 200, one.body),
+      ["/display_name must be string"],
+    );
+    checked.push("GET /_matrix/client/v3/devices/{deviceId} 200");
+    await walkOpen("GET", "/_matrix/client/v3/devices/NOPE", {
+      token: otherToken,
+    });
+    await walkOpen("PUT", device, {
+      token: otherToken,
+      json: { display_name: "Laptop" },
+    });
+    await walkOpen("PUT", device, {
+      token: otherToken,
+      json: { display_name: "x".repeat(101) },
+    });
+
     // What Synapse answers and the spec's lists leave out: 403 for a refresh
-    // token that is used up or expired, 401 for logout without a valid token.
+    // token that is used up or expired, 401 for logout without a valid token,
+    // 400 for a malformed device request; the 404 for an unknown device is
+    // listed without a body schema.
     assert.deepEqual([...new Set(undocumented)].sort(), [
+      "GET /_matrix/client/v3/devices/{deviceId} 404",
       "POST /_matrix/client/v3/logout 401",
       "POST /_matrix/client/v3/refresh 403",
+      "PUT /_matrix/client/v3/devices/{deviceId} 400",
     ]);
     assert.deepEqual(
       [...new Set(checked.map((c) => c.replace(/ \d+$/, "")))].sort(),
       [
         "GET /.well-known/matrix/client",
         "GET /_matrix/client/v3/account/whoami",
+        "GET /_matrix/client/v3/devices",
+        "GET /_matrix/client/v3/devices/{deviceId}",
         "GET /_matrix/client/v3/login",
         "GET /_matrix/client/versions",
         "POST /_matrix/client/v3/login",
         "POST /_matrix/client/v3/logout",
         "POST /_matrix/client/v3/logout/all",
         "POST /_matrix/client/v3/refresh",
+        "PUT /_matrix/client/v3/devices/{deviceId}",
       ],
     );
   });

@@ -74,6 +74,71 @@ describe("devserver state file", () => {
   );
 
   it(
+    "keeps device display names and when and from where devices were last seen across a restart",
+    withFolder(async (dir) => {
+      const file = path.join(dir, "state.json");
+      let now = 1_000_000;
+      const before = createHomeserver({
+        users,
+        clock: () => now,
+        onChange: () => writeStateFile(file, before.exportState()),
+      });
+      const token = await login(before.handler);
+      const send = (
+        handler: (r: Request) => Promise<Response>,
+        method: string,
+        path: string,
+        body?: unknown,
+      ) =>
+        handler(
+          new Request(`http://localhost:8008/_matrix/client/v3/${path}`, {
+            method,
+            headers: { Authorization: `Bearer ${token}` },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          }),
+        );
+      const { device_id } = await (await send(
+        before.handler,
+        "GET",
+        "account/whoami",
+      )).json();
+      const renamed = await send(
+        before.handler,
+        "PUT",
+        `devices/${device_id}`,
+        {
+          display_name: "Laptop",
+        },
+      );
+      assert.equal(renamed.status, 200);
+      const seenAt = now;
+      const saved = readStateFile(file)!;
+      assert.deepEqual(saved.devices, [{
+        userId: "@alice:localhost:8008",
+        deviceId: device_id,
+        displayName: "Laptop",
+        lastSeenTs: seenAt,
+        lastSeenIp: "127.0.0.1",
+      }]);
+      now += 10_000;
+      const after = createHomeserver({ users, clock: () => now, state: saved });
+      const device = await (await send(
+        after.handler,
+        "GET",
+        `devices/${device_id}`,
+      )).json();
+      // The request after the restart is a use of the token, seen at once.
+      assert.deepEqual(device, {
+        user_id: "@alice:localhost:8008",
+        device_id,
+        display_name: "Laptop",
+        last_seen_ts: now,
+        last_seen_ip: "127.0.0.1",
+      });
+    }),
+  );
+
+  it(
     "reports a file that is not JSON, or not a state, naming it, and leaves it alone",
     withFolder((dir) => {
       const file = path.join(dir, "state.json");

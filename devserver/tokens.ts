@@ -3,8 +3,9 @@
  * ({@linkcode createTokens}): access tokens (and refresh tokens, when the
  * client asks and access tokens expire), the check of a request's access
  * token (from `Authorization: Bearer`, or the deprecated `access_token`
- * query parameter), single-use login tokens for `m.login.token`, and the end
- * of a device with its tokens (logout, or a new login as that device).
+ * query parameter), with the note of when and from where a device was last
+ * seen, single-use login tokens for `m.login.token`, and the end of a device
+ * with its tokens (logout, or a new login as that device).
  *
  * @module
  */
@@ -33,6 +34,26 @@ export interface TokenOptions {
   accessTokenInQuery?: boolean;
 }
 
+/**
+ * How the connection of a request looks to the server, as `Deno.serve`
+ * passes it to its handler (`Deno.ServeHandlerInfo`): the client's address.
+ */
+export interface ConnectionInfo {
+  remoteAddr?: { hostname?: string; transport?: string };
+}
+
+/**
+ * The address of a client whose connection is not known (a request handed to
+ * the handler in process, as tests do): the loopback address.
+ */
+export const LOOPBACK = "127.0.0.1";
+
+/**
+ * Synapse's `LAST_SEEN_GRANULARITY`: a use of one access token from one
+ * address is noted at most once in two minutes.
+ */
+export const LAST_SEEN_GRANULARITY_MS = 120_000;
+
 /** What {@linkcode Tokens.issue} gave. */
 export interface IssuedTokens {
   access: AccessToken;
@@ -55,11 +76,13 @@ export interface Tokens {
   dropRefreshToken(token: string): void;
   /**
    * The access token of a request, from `Authorization: Bearer` or the
-   * `access_token` query parameter.
+   * `access_token` query parameter; notes the use on its device.
    * `forLogout` accepts an expired token and a locked account, as Synapse's
    * `/logout` and `/logout/all` do.
    */
   authenticate(request: Request, url: URL, forLogout?: boolean): AccessToken;
+  /** Tells where `request` comes from, for the device's `last_seen_ip`. */
+  noteConnection(request: Request, info?: ConnectionInfo): void;
   /** The user a login token belongs to; the token is spent. */
   consumeLoginToken(token: unknown): User;
   /** Issues a login token for `m.login.token`. */
@@ -71,6 +94,10 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
   const accessLifetime = options.accessTokenLifetimeMs;
   const refreshLifetime = options.refreshTokenLifetimeMs;
   const acceptQuery = options.accessTokenInQuery ?? true;
+  // The client address of each request being answered.
+  const addresses = new WeakMap<Request, string>();
+  // When each access token was last noted as used from each address.
+  const lastNoted = new Map<string, number>();
   const {
     users,
     devices,
@@ -196,10 +223,35 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
   }
 
   /**
-   * The access token of a request (see `tokenOf`), checked. `forLogout` is
-   * for logout, which Synapse allows with an expired token
-   * (`allow_expired=True`) and for a locked account (`allow_locked=True`, as
-   * the specification requires: "on all but" `/logout` and `/logout/all`).
+   * Notes that `token` was used from `address`, as Synapse's
+   * `insert_client_ip`: once per token and address in
+   * {@linkcode LAST_SEEN_GRANULARITY_MS}, the device's `lastSeenTs` and
+   * `lastSeenIp` are set.
+   */
+  function noteUse(token: AccessToken, address: string): void {
+    const now = clock();
+    const key = `${token.token} ${address}`;
+    const last = lastNoted.get(key);
+    if (last !== undefined && now - last < LAST_SEEN_GRANULARITY_MS) return;
+    if (lastNoted.size >= 1000) {
+      for (const [k, at] of lastNoted) {
+        if (now - at >= LAST_SEEN_GRANULARITY_MS) lastNoted.delete(k);
+      }
+    }
+    lastNoted.set(key, now);
+    const device = devices.get(`${token.userId}|${token.deviceId}`);
+    if (device === undefined) return;
+    device.lastSeenTs = now;
+    device.lastSeenIp = address;
+    changed();
+  }
+
+  /**
+   * The access token of a request (see `tokenOf`), checked; its use is noted
+   * on its device. `forLogout` is for logout, which Synapse allows with an
+   * expired token (`allow_expired=True`) and for a locked account
+   * (`allow_locked=True`, as the specification requires: "on all but"
+   * `/logout` and `/logout/all`).
    */
   function authenticate(
     request: Request,
@@ -238,7 +290,16 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
       token.used = true;
       changed(); // it decides whether the old refresh token still works
     }
+    noteUse(token, addresses.get(request) ?? LOOPBACK);
     return token;
+  }
+
+  /** Tells where `request` comes from (its connection's remote address). */
+  function noteConnection(request: Request, info?: ConnectionInfo): void {
+    const hostname = info?.remoteAddr?.hostname;
+    if (typeof hostname === "string" && hostname !== "") {
+      addresses.set(request, hostname);
+    }
   }
 
   /**
@@ -285,6 +346,7 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
     issue,
     dropRefreshToken,
     authenticate,
+    noteConnection,
     consumeLoginToken,
     issueLoginToken,
   };
