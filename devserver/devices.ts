@@ -15,6 +15,15 @@
  *   not a string is `400 M_BAD_JSON`; an unknown device is `404
  *   M_NOT_FOUND`, except when `display_name` is absent or `null`: then
  *   nothing changes and the answer is `200 {}`, as on Synapse.
+ * - `DELETE /devices/{deviceId}` and `POST /delete_devices` with
+ *   `{devices: [...]}`: user-interactive authentication (`uia.ts`), then the
+ *   devices end with their access and refresh tokens; unknown IDs are
+ *   ignored; the device making the request may delete itself. A DELETE body
+ *   that is not JSON counts as `{}`, as on Synapse. `devices` missing is
+ *   `400 M_MISSING_PARAM`, not a list of strings `400 M_BAD_JSON`; an
+ *   `auth` that is not an object, or whose `session` or `type` is not a
+ *   string, `400 M_BAD_JSON`. These checks come before user-interactive
+ *   authentication.
  *
  * Synapse reports malformed bodies in pydantic's words ("1 validation error
  * for PutBody…"); this server uses the same first lines, without the input's
@@ -22,9 +31,10 @@
  *
  * @module
  */
-import { MatrixFailure, readJsonObject } from "./http.ts";
+import { isObject, MatrixFailure, readJsonObject } from "./http.ts";
 import type { Device, Store } from "./store.ts";
 import type { Tokens } from "./tokens.ts";
+import type { Uia } from "./uia.ts";
 
 /** Synapse's `MAX_DEVICE_DISPLAY_NAME_LEN`, in characters (code points). */
 export const MAX_DEVICE_DISPLAY_NAME_LENGTH = 100;
@@ -47,6 +57,14 @@ export interface Devices {
     url: URL,
     deviceId: string,
   ): Promise<Record<string, unknown>>;
+  /** `DELETE /devices/{deviceId}`. */
+  remove(
+    request: Request,
+    url: URL,
+    deviceId: string,
+  ): Promise<Record<string, unknown>>;
+  /** `POST /delete_devices`. */
+  removeMany(request: Request, url: URL): Promise<Record<string, unknown>>;
 }
 
 /** One failed check of a request body, as pydantic reports it. */
@@ -87,6 +105,30 @@ const notString = (loc: string): FieldError => ({
   message: "Input should be a valid string",
 });
 
+/**
+ * What is wrong with `auth` for Synapse's `AuthenticationData`: absent,
+ * `null` or an object whose `session` and `type` are strings (or `null`).
+ */
+function authErrors(auth: unknown): FieldError[] {
+  if (auth === undefined || auth === null) return [];
+  if (!isObject(auth)) {
+    return [{
+      loc: "auth",
+      type: "model_type",
+      message:
+        "Input should be a valid dictionary or instance of AuthenticationData",
+    }];
+  }
+  const errors: FieldError[] = [];
+  for (const key of ["session", "type"]) {
+    const value = auth[key];
+    if (value !== undefined && value !== null && typeof value !== "string") {
+      errors.push(notString(`auth.${key}`));
+    }
+  }
+  return errors;
+}
+
 /** Compares two strings by code point (as SQLite compares UTF-8 text). */
 export function compareCodePoints(a: string, b: string): number {
   const x = Array.from(a, (c) => c.codePointAt(0)!);
@@ -108,16 +150,34 @@ function entryOf(device: Device): Record<string, unknown> {
   };
 }
 
-/** Device management for the users of `store`; `tokens` checks access tokens. */
+/**
+ * Device management for the users of `store`: `tokens` checks access tokens
+ * and ends devices, `uia` asks for the password before a deletion.
+ */
 export function createDevices(
   store: Store,
   tokens: Tokens,
+  uia: Uia,
   settings: DeviceSettings,
 ): Devices {
-  const { devices, changed } = store;
-  const { authenticate } = tokens;
+  const { users, devices, changed } = store;
+  const { authenticate, endDevice } = tokens;
   const json = (request: Request) =>
     readJsonObject(request, settings.maxBodyBytes);
+
+  /** The body of a request, `{}` when it is not JSON (Synapse's DELETE). */
+  async function bodyOrEmpty(
+    request: Request,
+  ): Promise<Record<string, unknown>> {
+    try {
+      return await json(request);
+    } catch (error) {
+      if (error instanceof MatrixFailure && error.errcode === "M_NOT_JSON") {
+        return {};
+      }
+      throw error;
+    }
+  }
 
   function list(request: Request, url: URL): Record<string, unknown> {
     const { userId } = authenticate(request, url);
@@ -170,5 +230,69 @@ export function createDevices(
     return {};
   }
 
-  return { list, get, update };
+  /** Ends those of `deviceIds` that are devices of `userId`. */
+  function endDevices(userId: string, deviceIds: string[]): void {
+    for (const deviceId of new Set(deviceIds)) {
+      if (devices.has(`${userId}|${deviceId}`)) endDevice(userId, deviceId);
+    }
+  }
+
+  async function remove(
+    request: Request,
+    url: URL,
+    deviceId: string,
+  ): Promise<Record<string, unknown>> {
+    const { userId } = authenticate(request, url);
+    const body = await bodyOrEmpty(request);
+    const errors = authErrors(body.auth);
+    if (errors.length > 0) throw bodyFailure("DeleteBody", errors);
+    uia.validateUser(
+      request,
+      url,
+      body.auth as Record<string, unknown> | undefined,
+      users.get(userId)!,
+    );
+    endDevices(userId, [deviceId]);
+    return {};
+  }
+
+  async function removeMany(
+    request: Request,
+    url: URL,
+  ): Promise<Record<string, unknown>> {
+    const { userId } = authenticate(request, url);
+    // Synapse means to read a body that is not JSON as {} here too (and
+    // answers 500, a bug): {} lacks `devices`.
+    const body = await bodyOrEmpty(request);
+    const errors = authErrors(body.auth);
+    const ids = body.devices;
+    if (ids === undefined) {
+      errors.push({
+        loc: "devices",
+        type: "missing",
+        message: "Field required",
+      });
+    } else if (!Array.isArray(ids)) {
+      errors.push({
+        loc: "devices",
+        type: "list_type",
+        message: "Input should be a valid list",
+      });
+    } else {
+      ids.forEach((id, i) => {
+        if (typeof id !== "string") errors.push(notString(`devices.${i}`));
+      });
+    }
+    if (errors.length > 0) throw bodyFailure("PostBody", errors);
+    uia.validateUser(
+      request,
+      url,
+      body.auth as Record<string, unknown> | undefined,
+      users.get(userId)!,
+    );
+    endDevices(userId, ids as string[]);
+    return {};
+  }
+
+  return { list, get, update, remove, removeMany };
 }

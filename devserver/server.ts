@@ -54,8 +54,10 @@
  *   (and Synapse's unstable `expires_in`, in seconds).
  *   A wrong password: the `401` again with `completed: []`, `errcode:
  *   M_FORBIDDEN` and `error`; another user's password: `403 M_FORBIDDEN`
- *   "Invalid auth". Every token needs its own session (the specification:
- *   always re-prompt). With `rateLimit`, one token a minute per user.
+ *   "Invalid auth" (user-interactive authentication as Synapse does it, in
+ *   `uia.ts`). Every token needs its own session (the specification: always
+ *   re-prompt; Synapse accepts a completed session again). With
+ *   `rateLimit`, one token a minute per user.
  * - `GET /login/sso/redirect`, `/login/sso/redirect/cas` and the deprecated
  *   `/login/cas/redirect` (`r0` and `v3`): `302` to
  *   `{baseUrl}cas/login?service={baseUrl}_matrix/client/r0/login/cas/ticket?redirectUrl=…`,
@@ -134,7 +136,7 @@ import { CAS_IDP, createSso } from "./sso.ts";
 import type { HomeserverState } from "./state.ts";
 import { createStore, type UserSpec } from "./store.ts";
 import { type ConnectionInfo, createTokens } from "./tokens.ts";
-import { createGetToken } from "./uia.ts";
+import { createGetToken, createUia } from "./uia.ts";
 
 export type { CasAccount } from "./cas.ts";
 export { jsonResponse, readCapped } from "./http.ts";
@@ -346,16 +348,17 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const limits = createRateLimits(options.rateLimit, clock);
 
   // What the routes below answer with: login.ts, refresh.ts, uia.ts
-  // (get_token), cas.ts (the identity provider) and sso.ts.
+  // (user-interactive authentication, and get_token), devices.ts, cas.ts
+  // (the identity provider) and sso.ts.
   const logins = createLogin(store, tokens, limits, baseUrl);
   const { login } = logins;
   const refresh = createRefresh(store, tokens);
-  const getToken = createGetToken(store, tokens, logins, limits, {
+  const uia = createUia(store, logins, { ssoEnabled });
+  const getToken = createGetToken(store, tokens, uia, limits, {
     getTokenLifetime,
-    ssoEnabled,
     maxBodyBytes,
   });
-  const deviceRoutes = createDevices(store, tokens, { maxBodyBytes });
+  const deviceRoutes = createDevices(store, tokens, uia, { maxBodyBytes });
   const cas = createCasProvider(store, baseUrl, maxBodyBytes, options);
   const { casLoginPage, casLoginSubmit, casValidate } = cas;
   const { ssoRedirect, casTicket } = createSso(
@@ -478,6 +481,17 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
         pattern: one,
         run: (request, url, match) =>
           deviceRoutes.update(request, url, idOf(match)),
+      },
+      {
+        method: "DELETE",
+        pattern: one,
+        run: (request, url, match) =>
+          deviceRoutes.remove(request, url, idOf(match)),
+      },
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/delete_devices$/,
+        run: (request, url) => deviceRoutes.removeMany(request, url),
       },
     ];
   }

@@ -1075,6 +1075,34 @@ describe("devserver: every answer fits the Matrix specification", () => {
       token: otherToken,
       json: { display_name: "x".repeat(101) },
     });
+    const doomed = (await passwordLogin(open)).body.device_id as string;
+    const challenge = await walkOpen(
+      "DELETE",
+      `/_matrix/client/v3/devices/${doomed}`,
+      {
+        token: otherToken,
+        json: {},
+      },
+    );
+    await walkOpen("DELETE", `/_matrix/client/v3/devices/${doomed}`, {
+      token: otherToken,
+      json: {
+        auth: {
+          type: "m.login.password",
+          identifier: { type: "m.id.user", user: "alice" },
+          password: "secret",
+          session: challenge.body.session,
+        },
+      },
+    });
+    await walkOpen("POST", "/_matrix/client/v3/delete_devices", {
+      token: otherToken,
+      json: { devices: ["NOPE"] },
+    });
+    await walkOpen("POST", "/_matrix/client/v3/delete_devices", {
+      token: otherToken,
+      json: {},
+    });
 
     // What Synapse answers and the spec's lists leave out: 403 for a refresh
     // token that is used up or expired, 401 for logout without a valid token,
@@ -1082,6 +1110,7 @@ describe("devserver: every answer fits the Matrix specification", () => {
     // listed without a body schema.
     assert.deepEqual([...new Set(undocumented)].sort(), [
       "GET /_matrix/client/v3/devices/{deviceId} 404",
+      "POST /_matrix/client/v3/delete_devices 400",
       "POST /_matrix/client/v3/logout 401",
       "POST /_matrix/client/v3/refresh 403",
       "PUT /_matrix/client/v3/devices/{deviceId} 400",
@@ -1089,12 +1118,14 @@ describe("devserver: every answer fits the Matrix specification", () => {
     assert.deepEqual(
       [...new Set(checked.map((c) => c.replace(/ \d+$/, "")))].sort(),
       [
+        "DELETE /_matrix/client/v3/devices/{deviceId}",
         "GET /.well-known/matrix/client",
         "GET /_matrix/client/v3/account/whoami",
         "GET /_matrix/client/v3/devices",
         "GET /_matrix/client/v3/devices/{deviceId}",
         "GET /_matrix/client/v3/login",
         "GET /_matrix/client/versions",
+        "POST /_matrix/client/v3/delete_devices",
         "POST /_matrix/client/v3/login",
         "POST /_matrix/client/v3/logout",
         "POST /_matrix/client/v3/logout/all",

@@ -42,7 +42,10 @@ export interface User {
   locked?: boolean;
 }
 
-/** A device of a user: made by a login, ended by a logout. */
+/**
+ * A device of a user: made by a login, ended by a logout or a deletion
+ * (`devices.ts`).
+ */
 export interface Device {
   userId: string;
   deviceId: string;

@@ -5,7 +5,7 @@
  * token (from `Authorization: Bearer`, or the deprecated `access_token`
  * query parameter), with the note of when and from where a device was last
  * seen, single-use login tokens for `m.login.token`, and the end of a device
- * with its tokens (logout, or a new login as that device).
+ * with its tokens (logout, deletion, or a new login as that device).
  *
  * @module
  */
