@@ -1,7 +1,7 @@
 /**
  * Tests of the development homeserver's device management (`devices.ts`),
- * its user-interactive authentication (`uia.ts`) and the devices' "last
- * seen" bookkeeping: each behaviour seen on Synapse 1.160.
+ * its user-interactive authentication (`uia.ts`), the devices' "last seen"
+ * bookkeeping and `GET /capabilities`: each behaviour seen on Synapse 1.160.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -838,5 +838,58 @@ describe("devserver devices: user-interactive authentication", () => {
     const none = await call(noSso, "DELETE", `${DEVICES}/PHONE`, { token });
     assert.equal(none.status, 401);
     assert.deepEqual(none.body.flows, []);
+  });
+});
+
+describe("devserver: GET /capabilities", () => {
+  it("lists Synapse's capabilities: m.get_login_token enabled, room versions 1 to 12 (default 11), and the features this server lacks disabled", async () => {
+    const hs = server();
+    const token = tokenOf(await login(hs));
+    for (const version of ["v3", "r0"]) {
+      const answer = await call(
+        hs,
+        "GET",
+        `/_matrix/client/${version}/capabilities`,
+        { token },
+      );
+      assert.equal(answer.status, 200);
+      const capabilities = answer.body.capabilities as Record<string, unknown>;
+      assert.deepEqual(Object.keys(capabilities).sort(), [
+        "m.3pid_changes",
+        "m.change_password",
+        "m.get_login_token",
+        "m.profile_fields",
+        "m.room_versions",
+        "m.set_avatar_url",
+        "m.set_displayname",
+      ]);
+      assert.deepEqual(capabilities["m.get_login_token"], { enabled: true });
+      for (
+        const name of [
+          "m.change_password",
+          "m.set_displayname",
+          "m.set_avatar_url",
+          "m.3pid_changes",
+          "m.profile_fields",
+        ]
+      ) {
+        assert.deepEqual(capabilities[name], { enabled: false }, name);
+      }
+      const rooms = capabilities["m.room_versions"] as {
+        default: string;
+        available: Record<string, string>;
+      };
+      assert.equal(rooms.default, "11");
+      assert.deepEqual(
+        Object.keys(rooms.available),
+        ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"],
+      );
+      assert.ok(Object.values(rooms.available).every((v) => v === "stable"));
+    }
+    assertError(
+      await call(hs, "GET", "/_matrix/client/v3/capabilities"),
+      401,
+      "M_MISSING_TOKEN",
+    );
   });
 });

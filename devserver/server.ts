@@ -328,6 +328,30 @@ const VERSIONS = [
   "v1.12",
 ];
 
+/**
+ * `GET /capabilities`, as Synapse 1.160 lists them, with this server's
+ * values: the room versions Synapse offers as stable (its default "11"),
+ * and `m.get_login_token` enabled; the features this server does not have
+ * (changing the password, profiles, third-party IDs) are disabled, where
+ * Synapse enables them. Synapse's unstable
+ * `org.matrix.msc4140.delayed_events` and unstable room versions are left
+ * out.
+ */
+const CAPABILITIES = {
+  "m.room_versions": {
+    default: "11",
+    available: Object.fromEntries(
+      Array.from({ length: 12 }, (_, i) => [String(i + 1), "stable"]),
+    ),
+  },
+  "m.change_password": { enabled: false },
+  "m.set_displayname": { enabled: false },
+  "m.set_avatar_url": { enabled: false },
+  "m.3pid_changes": { enabled: false },
+  "m.get_login_token": { enabled: true },
+  "m.profile_fields": { enabled: false },
+};
+
 /** Creates a homeserver with its state in memory. */
 export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const serverName = options.serverName ?? "localhost:8008";
@@ -447,6 +471,14 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
           device_id: token.deviceId,
           is_guest: false,
         };
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/_matrix\/client\/(r0|v3)\/capabilities$/,
+      run: (request, url) => {
+        authenticate(request, url);
+        return { capabilities: CAPABILITIES };
       },
     },
     ...deviceRoutesOf(),

@@ -1027,12 +1027,16 @@ describe("devserver: every answer fits the Matrix specification", () => {
     await walk("POST", "/_matrix/client/v3/logout/all", { token: access });
     await walk("POST", "/_matrix/client/v3/logout", { token: access });
 
-    // A server without rate limits (the logins above have met them).
+    // Capabilities and device management, on a server without rate limits
+    // (the logins above have met them).
     const open = server();
     const mine = await passwordLogin(open);
     const otherToken = mine.body.access_token as string;
     const walkOpen = (method: string, path: string, options?: CallOptions) =>
       walkOn(open, method, path, options);
+    await walkOpen("GET", "/_matrix/client/v3/capabilities", {
+      token: otherToken,
+    });
 
     // Device management. Synapse sends null for a device's unknown
     // display_name, last_seen_ts and last_seen_ip, where the specification
@@ -1121,6 +1125,7 @@ describe("devserver: every answer fits the Matrix specification", () => {
         "DELETE /_matrix/client/v3/devices/{deviceId}",
         "GET /.well-known/matrix/client",
         "GET /_matrix/client/v3/account/whoami",
+        "GET /_matrix/client/v3/capabilities",
         "GET /_matrix/client/v3/devices",
         "GET /_matrix/client/v3/devices/{deviceId}",
         "GET /_matrix/client/v3/login",
