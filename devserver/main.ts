@@ -33,9 +33,9 @@ import { readStateFile, writeStateFile } from "./state_file.ts";
 const HELP = `Usage: deno run --allow-net devserver/main.ts [options]
 
 A development Matrix homeserver on this computer: password login, refresh
-tokens, logout, whoami, login tokens (get_token) and single sign-on through a
-built-in CAS identity provider at {base URL}cas/login. It answers as Synapse
-does. State is kept in memory unless --state is given.
+tokens, logout, whoami, device management, login tokens (get_token) and
+single sign-on through a built-in CAS identity provider at {base URL}cas/login.
+It answers as Synapse does. State is kept in memory unless --state is given.
 
 Users:
   --user LOCALPART:PASSWORD    a user (repeatable; everything after the first

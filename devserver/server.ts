@@ -1,8 +1,8 @@
 /**
  * A development homeserver: just enough of the Matrix client-server API to
- * log in (with a password, a login token or single sign-on), refresh tokens
- * and log out, answering the way Synapse 1.160 does, with its own CAS
- * identity provider so that single sign-on needs no outside service.
+ * log in (with a password, a login token or single sign-on), refresh tokens,
+ * manage devices and log out, answering the way Synapse 1.160 does, with its
+ * own CAS identity provider so that single sign-on needs no outside service.
  *
  * It is one web-standard request handler with its state in memory, so tests
  * can hand it to the library's `Client` as its `fetch` (see
@@ -10,8 +10,8 @@
  * `devserver/main.ts` serves the same handler on a loopback port for the
  * book's examples.
  *
- * What it imitates, each checked by a test in `server_test.ts` or
- * `sso_test.ts`:
+ * What it imitates, each checked by a test in `server_test.ts`,
+ * `devices_test.ts` or `sso_test.ts`:
  *
  * - `GET /.well-known/matrix/client`: `base_url` always ends with `/`.
  * - `GET /_matrix/client/versions`: Synapse's list, `r0.0.1` to `v1.12`.
@@ -43,6 +43,17 @@
  *   `soft_logout: false`; none: `401 M_MISSING_TOKEN`. The request log never
  *   holds a query string, only `tokenInQuery` when a token came in one.
  * - `POST /logout`, `POST /logout/all`, `GET /account/whoami`.
+ * - `GET /capabilities`: Synapse's list, with `m.get_login_token` enabled
+ *   and what this server lacks (password change, profiles, third-party
+ *   IDs) disabled.
+ * - Devices (`devices.ts`): `GET /devices` (sorted by ID, each entry with
+ *   `user_id` and `display_name`, `last_seen_ts` and `last_seen_ip`, `null`
+ *   when unknown), `GET` and `PUT /devices/{deviceId}` (a name of at most
+ *   100 characters), `DELETE /devices/{deviceId}` and `POST /delete_devices`
+ *   behind user-interactive authentication (`uia.ts`), ending the devices'
+ *   tokens; unknown IDs are ignored. A device is seen when one of its access
+ *   tokens authenticates a request, noted once in two minutes per token and
+ *   client address, as Synapse's `LAST_SEEN_GRANULARITY`.
  * - `POST /login` with `m.login.token`: a login token logs in once;
  *   unknown, used and expired tokens all get `403 M_FORBIDDEN` "Invalid
  *   login token". `device_id`, `initial_device_display_name` and
@@ -100,8 +111,12 @@
  * Not imitated: Synapse's redirect of SSO requests that arrive under
  * another host name to its `public_baseurl`; the `m.login.sso` stage of
  * user-interactive authentication (listed for users who signed in through
- * CAS, but it needs a fallback web page this server does not have); limits
- * on failed user-interactive authentication; and display names.
+ * CAS, but it needs a fallback web page this server does not have); the
+ * old `/_matrix/client/unstable/` prefix, which Synapse still serves; and
+ * user display names. Synapse answers `500` to a `POST /delete_devices`
+ * body that is not JSON and to `"auth": null`; this server reads the first
+ * as `{}` (`400 M_MISSING_PARAM`, as Synapse's code means to) and the
+ * second as no `auth`.
  *
  * To sign on without a browser (as the book's SSO chapter does): GET the
  * redirect endpoint, read `service` from the `Location`, POST
@@ -114,9 +129,10 @@
  *
  * The code is split along the server's parts: `store.ts` holds users,
  * devices and tokens (saved and read back in the format of `state.ts`),
- * `tokens.ts` issues and checks tokens, `login.ts`, `refresh.ts` and
- * `uia.ts` (`get_token` and its user-interactive authentication) answer
- * their endpoints, `rate_limits.ts` holds the limiters, `sso.ts` single
+ * `tokens.ts` issues and checks tokens (and notes when devices are seen),
+ * `login.ts`, `refresh.ts`, `devices.ts` and `uia.ts` (user-interactive
+ * authentication, and `get_token`) answer their endpoints,
+ * `rate_limits.ts` holds the limiters, `sso.ts` single
  * sign-on and `cas.ts` the CAS identity provider, `routes.ts` finds a
  * request's route and turns failures into Matrix errors, and `http.ts`
  * reads requests and writes answers. This file holds the options, the
