@@ -110,6 +110,7 @@
  * @module
  */
 import {
+  type ConnectionInfo,
   createHomeserver,
   type Homeserver,
   type HomeserverOptions,
@@ -399,7 +400,11 @@ export function createCitadelHomeserver(
     [REFRESH_PATH]: { method: "POST", run: tokenRefresh },
   };
 
-  async function answer(request: Request, url: URL): Promise<Response> {
+  async function answer(
+    request: Request,
+    url: URL,
+    info?: ConnectionInfo,
+  ): Promise<Response> {
     let path = url.pathname;
     if (basePath !== "/" && path.startsWith(basePath)) {
       path = path.slice(basePath.length - 1);
@@ -414,10 +419,13 @@ export function createCitadelHomeserver(
     if (request.method === "POST" && REPLACED.test(path)) {
       throw new CitadelFailure(404, "M_UNRECOGNIZED", "Unrecognized request");
     }
-    return await standard.handler(request);
+    return await standard.handler(request, info);
   }
 
-  async function handler(request: Request): Promise<Response> {
+  async function handler(
+    request: Request,
+    info?: ConnectionInfo,
+  ): Promise<Response> {
     let url: URL;
     try {
       url = new URL(request.url);
@@ -429,9 +437,10 @@ export function createCitadelHomeserver(
       path: url.pathname,
       status: 0,
     };
+    if (url.searchParams.has("access_token")) entry.tokenInQuery = true;
     let response: Response;
     try {
-      response = await expiredAsCitadel(await answer(request, url));
+      response = await expiredAsCitadel(await answer(request, url, info));
     } catch (error) {
       const failure = error instanceof CitadelFailure
         ? error

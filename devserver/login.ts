@@ -46,9 +46,17 @@ export interface Login {
   /**
    * The user a password login (or a password stage of user-interactive
    * authentication) names, once its password is checked: 403 when the user
-   * is unknown, has no password or gave the wrong one.
+   * is unknown, has no password or gave the wrong one. `rateLimited: false`
+   * leaves the failed-login limit (`rc_login.failed_attempts`) alone, as
+   * Synapse's user-interactive authentication does.
    */
-  checkPassword(body: Record<string, unknown>): User;
+  checkPassword(body: Record<string, unknown>, rateLimited?: boolean): User;
+  /**
+   * Throws what Synapse answers to a login `type` it does not know, after
+   * reading the identifier (whose errors come first): `400 M_UNKNOWN`
+   * "Unknown login type …".
+   */
+  unknownLoginType(body: Record<string, unknown>, type: string): never;
 }
 
 /**
@@ -208,20 +216,29 @@ export function createLogin(
     if (type === "m.login.token") {
       return completeLogin(consumeLoginToken(body.token), body);
     }
-    if (type !== "m.login.password") {
-      // Synapse reads the identifier first: its errors come before this one.
-      loginUser(body);
-      throw new MatrixFailure(400, "M_UNKNOWN", `Unknown login type ${type}`);
-    }
+    if (type !== "m.login.password") unknownLoginType(body, type);
     return completeLogin(checkPassword(body), body);
+  }
+
+  /** An unknown login type: the identifier's errors first, as on Synapse. */
+  function unknownLoginType(
+    body: Record<string, unknown>,
+    type: string,
+  ): never {
+    loginUser(body);
+    throw new MatrixFailure(400, "M_UNKNOWN", `Unknown login type ${type}`);
   }
 
   /**
    * The user a password login (or a password stage of user-interactive
    * authentication) names, once its password is checked: 403 when the user
-   * is unknown, has no password or gave the wrong one.
+   * is unknown, has no password or gave the wrong one. `rateLimited: false`
+   * (user-interactive authentication) neither checks nor counts failures.
    */
-  function checkPassword(body: Record<string, unknown>): User {
+  function checkPassword(
+    body: Record<string, unknown>,
+    rateLimited = true,
+  ): User {
     // Synapse checks the password's type before it reads the identifier.
     if (typeof body.password !== "string") {
       throw new MatrixFailure(
@@ -231,12 +248,13 @@ export function createLogin(
       );
     }
     const { userId, limitKey } = loginUser(body);
-    limiter?.check(limitKey);
+    const failures = rateLimited ? limiter : undefined;
+    failures?.check(limitKey);
     const user = userId === undefined ? undefined : users.get(userId);
     if (
       !user || user.password === undefined || user.password !== body.password
     ) {
-      limiter?.record(limitKey);
+      failures?.record(limitKey);
       throw new MatrixFailure(
         403,
         "M_FORBIDDEN",
@@ -291,5 +309,5 @@ export function createLogin(
     return answer;
   }
 
-  return { login, checkPassword };
+  return { login, checkPassword, unknownLoginType };
 }

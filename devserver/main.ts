@@ -11,8 +11,9 @@
  * and prints the URL of its portal.
  *
  * It prints its URL and its users (never their passwords), then one line per
- * request: method, path, status and Matrix error code. No token, password,
- * CAS ticket or query string is ever printed. Ctrl+C stops it.
+ * request: method, path, status and Matrix error code, and a note when the
+ * access token came in the query string. No token, password, CAS ticket or
+ * query string is ever printed. Ctrl+C stops it.
  *
  * @module
  */
@@ -32,9 +33,9 @@ import { readStateFile, writeStateFile } from "./state_file.ts";
 const HELP = `Usage: deno run --allow-net devserver/main.ts [options]
 
 A development Matrix homeserver on this computer: password login, refresh
-tokens, logout, whoami, login tokens (get_token) and single sign-on through a
-built-in CAS identity provider at {base URL}cas/login. It answers as Synapse
-does. State is kept in memory unless --state is given.
+tokens, logout, whoami, device management, login tokens (get_token) and
+single sign-on through a built-in CAS identity provider at {base URL}cas/login.
+It answers as Synapse does. State is kept in memory unless --state is given.
 
 Users:
   --user LOCALPART:PASSWORD    a user (repeatable; everything after the first
@@ -57,6 +58,10 @@ Tokens:
                                MS milliseconds (default 120000, as Synapse)
   --get-token-lifetime MS      login tokens from get_token expire after MS
                                milliseconds (default 300000, as Synapse)
+  --no-query-token             refuse access tokens in the access_token query
+                               parameter (deprecated; Synapse and, by
+                               default, this server accept them), to rehearse
+                               a specification version without it
 
 Single sign-on:
   --no-sso                     offer no SSO or CAS login
@@ -132,6 +137,7 @@ try {
       "cas-auto-approve": { type: "boolean" },
       state: { type: "string" },
       "rate-limit": { type: "boolean" },
+      "no-query-token": { type: "boolean" },
       citadel: { type: "boolean" },
       seed: { type: "string" },
       help: { type: "boolean" },
@@ -242,6 +248,7 @@ const options: HomeserverOptions = {
     values["refresh-token-lifetime"],
   ),
   rateLimit: values["rate-limit"] === true,
+  accessTokenInQuery: values["no-query-token"] !== true,
   seed: integer("seed", values.seed),
   sso: values["no-sso"] !== true,
   loginTokenLifetimeMs: integer(
@@ -260,7 +267,11 @@ const options: HomeserverOptions = {
   onChange: save,
   onRequest(entry) {
     const errcode = entry.errcode ? ` ${entry.errcode}` : "";
-    console.log(`${entry.method} ${entry.path} ${entry.status}${errcode}`);
+    // The token itself is never printed, only that it came in the query.
+    const query = entry.tokenInQuery ? " (access_token in the query)" : "";
+    console.log(
+      `${entry.method} ${entry.path} ${entry.status}${errcode}${query}`,
+    );
     homeserver.clearLog(); // printed; a long run keeps no history
   },
 };
@@ -312,6 +323,11 @@ if (citadelServer !== undefined) {
 }
 if (options.rateLimit) {
   console.log("Logins are rate-limited as on Synapse (429 M_LIMIT_EXCEEDED)");
+}
+if (options.accessTokenInQuery === false) {
+  console.log(
+    "Access tokens in the query string are refused (--no-query-token)",
+  );
 }
 if (options.sso) {
   console.log(

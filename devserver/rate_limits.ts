@@ -20,8 +20,8 @@ export interface RateLimitSettings {
   perSecond?: number;
   /**
    * Login attempts allowed from one address (`rc_login.address`), counted
-   * before anything else is checked. This server cannot see addresses: all
-   * its clients count as one, as on a loopback-only Synapse. Default:
+   * before anything else is checked. This limit does not tell addresses
+   * apart: all clients count as one, as on a loopback-only Synapse. Default:
    * `{ burst: 5, perSecond: 0.003 }`, Synapse's, which refuses the 6th login
    * in a row for about 5 minutes; raise it for a test suite, as one must for
    * Synapse.

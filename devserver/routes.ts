@@ -17,6 +17,11 @@ export interface RequestLogEntry {
   status: number;
   /** The Matrix error code, when the answer was an error. */
   errcode?: string;
+  /**
+   * `true` when the query string carried an `access_token` parameter (the
+   * deprecated way to send the token); the token itself is never logged.
+   */
+  tokenInQuery?: true;
 }
 
 /** A route's `run` answers a JSON body, or a whole `Response`. */
@@ -82,6 +87,7 @@ export async function respond(
     path: url.pathname,
     status: 0,
   };
+  if (url.searchParams.has("access_token")) entry.tokenInQuery = true;
   try {
     response = await answer(routes, basePath, request, url);
   } catch (error) {

@@ -73,7 +73,7 @@ export async function serveHomeserver<
   let homeserver: ReturnType<C> | undefined;
   const server = Deno.serve(
     { hostname, port, onListen() {} },
-    (request) => homeserver!.handler(request),
+    (request, info) => homeserver!.handler(request, info),
   );
   const actualPort = server.addr.port;
   const host = urlHost ?? hostname;

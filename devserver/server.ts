@@ -1,8 +1,8 @@
 /**
  * A development homeserver: just enough of the Matrix client-server API to
- * log in (with a password, a login token or single sign-on), refresh tokens
- * and log out, answering the way Synapse 1.160 does, with its own CAS
- * identity provider so that single sign-on needs no outside service.
+ * log in (with a password, a login token or single sign-on), refresh tokens,
+ * manage devices and log out, answering the way Synapse 1.160 does, with its
+ * own CAS identity provider so that single sign-on needs no outside service.
  *
  * It is one web-standard request handler with its state in memory, so tests
  * can hand it to the library's `Client` as its `fetch` (see
@@ -10,8 +10,8 @@
  * `devserver/main.ts` serves the same handler on a loopback port for the
  * book's examples.
  *
- * What it imitates, each checked by a test in `server_test.ts` or
- * `sso_test.ts`:
+ * What it imitates, each checked by a test in `server_test.ts`,
+ * `devices_test.ts` or `sso_test.ts`:
  *
  * - `GET /.well-known/matrix/client`: `base_url` always ends with `/`.
  * - `GET /_matrix/client/versions`: Synapse's list, `r0.0.1` to `v1.12`.
@@ -33,11 +33,27 @@
  *   time; the old refresh token keeps working until the new access token or
  *   the new refresh token is used, then `403 M_FORBIDDEN`. Unknown refresh
  *   token: `401 M_UNKNOWN_TOKEN`; expired: `403 M_FORBIDDEN`.
- * - Access tokens only in `Authorization: Bearer`; a token in the query
- *   string is refused. Expired: `401 M_UNKNOWN_TOKEN` with `soft_logout:
- *   true`; unknown: the same with `soft_logout: false`; none:
- *   `401 M_MISSING_TOKEN`.
+ * - Access tokens in `Authorization: Bearer TOKEN` (one space; anything else
+ *   is `401 M_MISSING_TOKEN` "Invalid Authorization header.") or in the
+ *   deprecated `access_token` query parameter (the first one); both at once:
+ *   `401 M_MISSING_TOKEN` "Mixing Authorization headers and access_token
+ *   query parameters.", even when equal. `accessTokenInQuery: false` refuses
+ *   the query parameter, to rehearse a specification without it. Expired:
+ *   `401 M_UNKNOWN_TOKEN` with `soft_logout: true`; unknown: the same with
+ *   `soft_logout: false`; none: `401 M_MISSING_TOKEN`. The request log never
+ *   holds a query string, only `tokenInQuery` when a token came in one.
  * - `POST /logout`, `POST /logout/all`, `GET /account/whoami`.
+ * - `GET /capabilities`: Synapse's list, with `m.get_login_token` enabled
+ *   and what this server lacks (password change, profiles, third-party
+ *   IDs) disabled.
+ * - Devices (`devices.ts`): `GET /devices` (sorted by ID, each entry with
+ *   `user_id` and `display_name`, `last_seen_ts` and `last_seen_ip`, `null`
+ *   when unknown), `GET` and `PUT /devices/{deviceId}` (a name of at most
+ *   100 characters), `DELETE /devices/{deviceId}` and `POST /delete_devices`
+ *   behind user-interactive authentication (`uia.ts`), ending the devices'
+ *   tokens; unknown IDs are ignored. A device is seen when one of its access
+ *   tokens authenticates a request, noted once in two minutes per token and
+ *   client address, as Synapse's `LAST_SEEN_GRANULARITY`.
  * - `POST /login` with `m.login.token`: a login token logs in once;
  *   unknown, used and expired tokens all get `403 M_FORBIDDEN` "Invalid
  *   login token". `device_id`, `initial_device_display_name` and
@@ -49,8 +65,10 @@
  *   (and Synapse's unstable `expires_in`, in seconds).
  *   A wrong password: the `401` again with `completed: []`, `errcode:
  *   M_FORBIDDEN` and `error`; another user's password: `403 M_FORBIDDEN`
- *   "Invalid auth". Every token needs its own session (the specification:
- *   always re-prompt). With `rateLimit`, one token a minute per user.
+ *   "Invalid auth" (user-interactive authentication as Synapse does it, in
+ *   `uia.ts`). Every token needs its own session (the specification: always
+ *   re-prompt; Synapse accepts a completed session again). With
+ *   `rateLimit`, one token a minute per user.
  * - `GET /login/sso/redirect`, `/login/sso/redirect/cas` and the deprecated
  *   `/login/cas/redirect` (`r0` and `v3`): `302` to
  *   `{baseUrl}cas/login?service={baseUrl}_matrix/client/r0/login/cas/ticket?redirectUrl=…`,
@@ -93,8 +111,12 @@
  * Not imitated: Synapse's redirect of SSO requests that arrive under
  * another host name to its `public_baseurl`; the `m.login.sso` stage of
  * user-interactive authentication (listed for users who signed in through
- * CAS, but it needs a fallback web page this server does not have); limits
- * on failed user-interactive authentication; and display names.
+ * CAS, but it needs a fallback web page this server does not have); the
+ * old `/_matrix/client/unstable/` prefix, which Synapse still serves; and
+ * user display names. Synapse answers `500` to a `POST /delete_devices`
+ * body that is not JSON and to `"auth": null`; this server reads the first
+ * as `{}` (`400 M_MISSING_PARAM`, as Synapse's code means to) and the
+ * second as no `auth`.
  *
  * To sign on without a browser (as the book's SSO chapter does): GET the
  * redirect endpoint, read `service` from the `Location`, POST
@@ -107,9 +129,10 @@
  *
  * The code is split along the server's parts: `store.ts` holds users,
  * devices and tokens (saved and read back in the format of `state.ts`),
- * `tokens.ts` issues and checks tokens, `login.ts`, `refresh.ts` and
- * `uia.ts` (`get_token` and its user-interactive authentication) answer
- * their endpoints, `rate_limits.ts` holds the limiters, `sso.ts` single
+ * `tokens.ts` issues and checks tokens (and notes when devices are seen),
+ * `login.ts`, `refresh.ts`, `devices.ts` and `uia.ts` (user-interactive
+ * authentication, and `get_token`) answer their endpoints,
+ * `rate_limits.ts` holds the limiters, `sso.ts` single
  * sign-on and `cas.ts` the CAS identity provider, `routes.ts` finds a
  * request's route and turns failures into Matrix errors, and `http.ts`
  * reads requests and writes answers. This file holds the options, the
@@ -119,6 +142,7 @@
  */
 
 import { type CasAccount, createCasProvider } from "./cas.ts";
+import { createDevices } from "./devices.ts";
 import { readJsonObject, withSlash } from "./http.ts";
 import { createLogin } from "./login.ts";
 import { createRateLimits, type RateLimitSettings } from "./rate_limits.ts";
@@ -127,8 +151,8 @@ import { type RequestLogEntry, respond, type Route } from "./routes.ts";
 import { CAS_IDP, createSso } from "./sso.ts";
 import type { HomeserverState } from "./state.ts";
 import { createStore, type UserSpec } from "./store.ts";
-import { createTokens } from "./tokens.ts";
-import { createGetToken } from "./uia.ts";
+import { type ConnectionInfo, createTokens } from "./tokens.ts";
+import { createGetToken, createUia } from "./uia.ts";
 
 export type { CasAccount } from "./cas.ts";
 export { jsonResponse, readCapped } from "./http.ts";
@@ -137,6 +161,7 @@ export type { RequestLogEntry } from "./routes.ts";
 export { parseState } from "./state.ts";
 export type { HomeserverState, StoredUser } from "./state.ts";
 export type { UserSpec } from "./store.ts";
+export type { ConnectionInfo } from "./tokens.ts";
 
 /** What {@linkcode createHomeserver} can be told. */
 export interface HomeserverOptions {
@@ -160,6 +185,14 @@ export interface HomeserverOptions {
    * refresh token. Default: `undefined`, forever.
    */
   refreshTokenLifetimeMs?: number;
+  /**
+   * Accept an access token in the deprecated `access_token` query parameter,
+   * as Synapse 1.160 does (and version 1.19 of the specification still
+   * allows). `false` refuses it (`401 M_MISSING_TOKEN`, saying to use the
+   * header) and ignores it beside an `Authorization` header, to rehearse a
+   * version of the specification that drops it. Default: `true`.
+   */
+  accessTokenInQuery?: boolean;
   /** Limit failed logins per user: `true` for Synapse's defaults. Off by default. */
   rateLimit?: boolean | RateLimitSettings;
   /** Where the time comes from (ms since the epoch). Default: `Date.now`. */
@@ -249,8 +282,13 @@ export interface Homeserver {
   readonly serverName: string;
   /** The base URL, ending with `/`. */
   readonly baseUrl: string;
-  /** Answers one request. Never throws: every failure is a Matrix error. */
-  handler: (request: Request) => Promise<Response>;
+  /**
+   * Answers one request. Never throws: every failure is a Matrix error.
+   * `info` tells the client's address (a device's `last_seen_ip`), as
+   * `Deno.serve` passes it; without it, the client is taken to be on
+   * `127.0.0.1`.
+   */
+  handler: (request: Request, info?: ConnectionInfo) => Promise<Response>;
   /** Every request answered so far, oldest first. */
   readonly log: readonly RequestLogEntry[];
   /** Forgets the log. */
@@ -259,7 +297,7 @@ export interface Homeserver {
   addUser(user: UserSpec): string;
   /** The IDs of every user, sorted. */
   userIds(): string[];
-  /** The devices of a user that hold tokens, sorted by ID. */
+  /** The devices of a user, sorted by ID. */
   devices(userId: string): DeviceInfo[];
   /** Users, devices and tokens, to save and pass back as `options.state`. */
   exportState(): HomeserverState;
@@ -306,6 +344,30 @@ const VERSIONS = [
   "v1.12",
 ];
 
+/**
+ * `GET /capabilities`, as Synapse 1.160 lists them, with this server's
+ * values: the room versions Synapse offers as stable (its default "11"),
+ * and `m.get_login_token` enabled; the features this server does not have
+ * (changing the password, profiles, third-party IDs) are disabled, where
+ * Synapse enables them. Synapse's unstable
+ * `org.matrix.msc4140.delayed_events` and unstable room versions are left
+ * out.
+ */
+const CAPABILITIES = {
+  "m.room_versions": {
+    default: "11",
+    available: Object.fromEntries(
+      Array.from({ length: 12 }, (_, i) => [String(i + 1), "stable"]),
+    ),
+  },
+  "m.change_password": { enabled: false },
+  "m.set_displayname": { enabled: false },
+  "m.set_avatar_url": { enabled: false },
+  "m.3pid_changes": { enabled: false },
+  "m.get_login_token": { enabled: true },
+  "m.profile_fields": { enabled: false },
+};
+
 /** Creates a homeserver with its state in memory. */
 export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const serverName = options.serverName ?? "localhost:8008";
@@ -322,19 +384,21 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const store = createStore(options, serverName, clock);
   const { users, devices, reportChanges, createUser, exportState } = store;
   const tokens = createTokens(store, options);
-  const { endDevice, authenticate } = tokens;
+  const { endDevice, authenticate, noteConnection } = tokens;
   const limits = createRateLimits(options.rateLimit, clock);
 
   // What the routes below answer with: login.ts, refresh.ts, uia.ts
-  // (get_token), cas.ts (the identity provider) and sso.ts.
+  // (user-interactive authentication, and get_token), devices.ts, cas.ts
+  // (the identity provider) and sso.ts.
   const logins = createLogin(store, tokens, limits, baseUrl);
   const { login } = logins;
   const refresh = createRefresh(store, tokens);
-  const getToken = createGetToken(store, tokens, logins, limits, {
+  const uia = createUia(store, logins, { ssoEnabled });
+  const getToken = createGetToken(store, tokens, uia, limits, {
     getTokenLifetime,
-    ssoEnabled,
     maxBodyBytes,
   });
+  const deviceRoutes = createDevices(store, tokens, uia, { maxBodyBytes });
   const cas = createCasProvider(store, baseUrl, maxBodyBytes, options);
   const { casLoginPage, casLoginSubmit, casValidate } = cas;
   const { ssoRedirect, casTicket } = createSso(
@@ -425,8 +489,60 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
         };
       },
     },
+    {
+      method: "GET",
+      pattern: /^\/_matrix\/client\/(r0|v3)\/capabilities$/,
+      run: (request, url) => {
+        authenticate(request, url);
+        return { capabilities: CAPABILITIES };
+      },
+    },
+    ...deviceRoutesOf(),
     ...(ssoEnabled ? ssoRoutes() : []),
   ];
+
+  /** Device management (devices.ts). */
+  function deviceRoutesOf(): Route[] {
+    // Synapse's pattern: any device ID without a "/", the empty one too.
+    const one = /^\/_matrix\/client\/(r0|v3)\/devices\/([^/]*)$/;
+    const idOf = (match: RegExpExecArray) => {
+      try {
+        return decodeURIComponent(match[2]);
+      } catch {
+        return match[2]; // a malformed escape stays as it is, as on Synapse
+      }
+    };
+    return [
+      {
+        method: "GET",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/devices$/,
+        run: (request, url) => deviceRoutes.list(request, url),
+      },
+      {
+        method: "GET",
+        pattern: one,
+        run: (request, url, match) =>
+          deviceRoutes.get(request, url, idOf(match)),
+      },
+      {
+        method: "PUT",
+        pattern: one,
+        run: (request, url, match) =>
+          deviceRoutes.update(request, url, idOf(match)),
+      },
+      {
+        method: "DELETE",
+        pattern: one,
+        run: (request, url, match) =>
+          deviceRoutes.remove(request, url, idOf(match)),
+      },
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/delete_devices$/,
+        run: (request, url) => deviceRoutes.removeMany(request, url),
+      },
+    ];
+  }
 
   /** Single sign-on, and the CAS identity provider under `{baseUrl}cas/`. */
   function ssoRoutes(): Route[] {
@@ -466,7 +582,11 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     ];
   }
 
-  async function handler(request: Request): Promise<Response> {
+  async function handler(
+    request: Request,
+    info?: ConnectionInfo,
+  ): Promise<Response> {
+    noteConnection(request, info);
     const { response, entry } = await respond(routes, basePath, request);
     log.push(entry);
     reportChanges();

@@ -439,17 +439,89 @@ describe("devserver: access tokens", () => {
     assertError(await call(server(), "GET", whoami), 401, "M_MISSING_TOKEN");
   });
 
-  it("refuses a token in the query string, saying to use the header", async () => {
+  it("accepts the access token in the access_token query parameter, as Synapse does (the first one, when repeated)", async () => {
     const hs = server();
-    const login = await passwordLogin(hs);
-    const answer = await call(
-      hs,
-      "GET",
-      `${whoami}?access_token=${login.body.access_token}`,
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    const q = encodeURIComponent(token);
+    const answer = await call(hs, "GET", `${whoami}?access_token=${q}`);
+    assert.equal(answer.status, 200, answer.text);
+    assert.equal(answer.body.user_id, "@alice:localhost:8008");
+    assert.equal(
+      (await call(hs, "GET", `${whoami}?access_token=${q}&access_token=x`))
+        .status,
+      200,
     );
+    for (const query of [`x&access_token=${q}`, "", "garbage"]) {
+      const refused = await call(hs, "GET", `${whoami}?access_token=${query}`);
+      assertError(refused, 401, "M_UNKNOWN_TOKEN");
+      assert.equal(refused.body.soft_logout, false);
+    }
+    // Any authenticated endpoint: logout too.
+    const out = await call(
+      hs,
+      "POST",
+      `/_matrix/client/v3/logout?access_token=${q}`,
+    );
+    assert.equal(out.status, 200);
+    assertError(
+      await call(hs, "GET", `${whoami}?access_token=${q}`),
+      401,
+      "M_UNKNOWN_TOKEN",
+    );
+  });
+
+  it("refuses a token in both the header and the query 401 M_MISSING_TOKEN 'Mixing Authorization headers and access_token query parameters.', even the same one", async () => {
+    const hs = server();
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    for (const query of [encodeURIComponent(token), "x", ""]) {
+      const answer = await call(hs, "GET", `${whoami}?access_token=${query}`, {
+        token,
+      });
+      assertError(answer, 401, "M_MISSING_TOKEN");
+      assert.equal(
+        answer.body.error,
+        "Mixing Authorization headers and access_token query parameters.",
+      );
+    }
+  });
+
+  it("reads the Authorization header as Synapse does: 'Bearer TOKEN' with one space, else 401 M_MISSING_TOKEN 'Invalid Authorization header.'", async () => {
+    const hs = server();
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    const withHeader = (value: string) =>
+      hs.handler(
+        new Request(BASE + whoami, { headers: { Authorization: value } }),
+      );
+    assert.equal((await withHeader(`Bearer ${token}`)).status, 200);
+    for (
+      const value of [
+        `bearer ${token}`,
+        `Bearer  ${token}`,
+        `Bearer ${token} x`,
+        "Bearer",
+        "Basic abc",
+        "",
+      ]
+    ) {
+      const response = await withHeader(value);
+      assert.equal(response.status, 401, value);
+      assert.deepEqual(await response.json(), {
+        errcode: "M_MISSING_TOKEN",
+        error: "Invalid Authorization header.",
+      });
+    }
+  });
+
+  it("with accessTokenInQuery: false, refuses a token in the query string 401 M_MISSING_TOKEN, saying to use the header, and ignores one beside the header", async () => {
+    const hs = server({ accessTokenInQuery: false });
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    const q = encodeURIComponent(token);
+    const answer = await call(hs, "GET", `${whoami}?access_token=${q}`);
     assertError(answer, 401, "M_MISSING_TOKEN");
     assert.match(answer.body.error as string, /Authorization header/);
-    assert.ok(!hs.log.some((e) => e.path.includes("access_token")));
+    const both = await call(hs, "GET", `${whoami}?access_token=x`, { token });
+    assert.equal(both.status, 200, both.text);
+    assert.ok(!JSON.stringify(hs.log).includes(token));
   });
 
   it("answers an unknown token 401 M_UNKNOWN_TOKEN, soft_logout false", async () => {
@@ -490,9 +562,63 @@ describe("devserver: access tokens", () => {
     assert.ok(!logged.includes(login.body.access_token as string));
     assert.ok(!logged.includes("secret"));
     assert.deepEqual(hs.log.map((e) => e.status), [200, 401]);
-    assert.equal(hs.log[1].errcode, "M_MISSING_TOKEN");
+    assert.equal(hs.log[1].errcode, "M_UNKNOWN_TOKEN");
     hs.clearLog();
     assert.equal(hs.log.length, 0);
+  });
+
+  it("never logs a token sent in the query string, only that one was sent (tokenInQuery)", async () => {
+    const entries: unknown[] = [];
+    const hs = server({ onRequest: (entry) => entries.push(entry) });
+    const token = (await passwordLogin(hs)).body.access_token as string;
+    const q = encodeURIComponent(token);
+    assert.equal(
+      (await call(hs, "GET", `${whoami}?access_token=${q}`)).status,
+      200,
+    );
+    await call(
+      hs,
+      "POST",
+      `/_matrix/client/v1/login/get_token?access_token=${q}`,
+      {
+        json: {},
+      },
+    );
+    await call(hs, "GET", `${whoami}?access_token=${q}`, { token });
+    assert.equal(
+      (await call(hs, "POST", `/_matrix/client/v3/logout?access_token=${q}`))
+        .status,
+      200,
+    );
+    for (const log of [hs.log, entries]) {
+      const text = JSON.stringify(log);
+      assert.ok(!text.includes(token), "the token was logged");
+      assert.ok(!text.includes(q), "the token was logged");
+      assert.ok(!text.includes("access_token="), "a query string was logged");
+    }
+    assert.deepEqual(hs.log, [
+      { method: "POST", path: "/_matrix/client/v3/login", status: 200 },
+      { method: "GET", path: whoami, status: 200, tokenInQuery: true },
+      {
+        method: "POST",
+        path: "/_matrix/client/v1/login/get_token",
+        status: 401,
+        tokenInQuery: true,
+      },
+      {
+        method: "GET",
+        path: whoami,
+        status: 401,
+        errcode: "M_MISSING_TOKEN",
+        tokenInQuery: true,
+      },
+      {
+        method: "POST",
+        path: "/_matrix/client/v3/logout",
+        status: 200,
+        tokenInQuery: true,
+      },
+    ]);
   });
 });
 
@@ -816,7 +942,10 @@ describe("devserver: every answer fits the Matrix specification", () => {
     // spec gives for a 400 from /login, and collected to be named below.
     const undocumented: string[] = [];
     const check = (method: string, pathname: string, answer: Answer) => {
-      const what = `${method} ${pathname} ${answer.status}`;
+      // Named by the operation's path, such as /devices/{deviceId}.
+      const where = validator.findOperation(method, pathname)?.path ??
+        pathname;
+      const what = `${method} ${where} ${answer.status}`;
       if (
         assertFitsSpec(validator, method, pathname, answer) === "undocumented"
       ) {
@@ -824,15 +953,18 @@ describe("devserver: every answer fits the Matrix specification", () => {
       }
       checked.push(what);
     };
-    const walk = async (
+    const walkOn = async (
+      target: Homeserver,
       method: string,
       pathname: string,
       options: CallOptions = {},
     ) => {
-      const answer = await call(hs, method, pathname, options);
+      const answer = await call(target, method, pathname, options);
       check(method, pathname.replace(/\?.*$/, ""), answer);
       return answer;
     };
+    const walk = (method: string, pathname: string, options?: CallOptions) =>
+      walkOn(hs, method, pathname, options);
 
     await walk("GET", "/.well-known/matrix/client");
     await walk("GET", "/_matrix/client/versions");
@@ -895,23 +1027,115 @@ describe("devserver: every answer fits the Matrix specification", () => {
     await walk("POST", "/_matrix/client/v3/logout/all", { token: access });
     await walk("POST", "/_matrix/client/v3/logout", { token: access });
 
+    // Capabilities and device management, on a server without rate limits
+    // (the logins above have met them).
+    const open = server();
+    const mine = await passwordLogin(open);
+    const otherToken = mine.body.access_token as string;
+    const walkOpen = (method: string, path: string, options?: CallOptions) =>
+      walkOn(open, method, path, options);
+    await walkOpen("GET", "/_matrix/client/v3/capabilities", {
+      token: otherToken,
+    });
+
+    // Device management. Synapse sends null for a device's unknown
+    // display_name, last_seen_ts and last_seen_ip, where the specification
+    // leaves them out (and types them string and integer): those are the
+    // only problems the schemas find.
+    const devices = await call(open, "GET", "/_matrix/client/v3/devices", {
+      token: otherToken,
+    });
+    const nulls = validator.responseErrors(
+      "GET",
+      "/_matrix/client/v3/devices",
+      200,
+      devices.body,
+    );
+    assert.ok(nulls.length > 0, JSON.stringify(devices.body));
+    assert.ok(
+      nulls.every((p) =>
+        /^\/devices\/\d+\/(display_name|last_seen_ts|last_seen_ip) must be (string|integer)$/
+          .test(p)
+      ),
+      nulls.join("\n"),
+    );
+    checked.push("GET /_matrix/client/v3/devices 200");
+    const deviceId = mine.body.device_id as string;
+    const device = `/_matrix/client/v3/devices/${deviceId}`;
+    const one = await call(open, "GET", device, { token: otherToken });
+    assert.deepEqual(
+      validator.responseErrors("GET", device, 200, one.body),
+      ["/display_name must be string"],
+    );
+    checked.push("GET /_matrix/client/v3/devices/{deviceId} 200");
+    await walkOpen("GET", "/_matrix/client/v3/devices/NOPE", {
+      token: otherToken,
+    });
+    await walkOpen("PUT", device, {
+      token: otherToken,
+      json: { display_name: "Laptop" },
+    });
+    await walkOpen("PUT", device, {
+      token: otherToken,
+      json: { display_name: "x".repeat(101) },
+    });
+    const doomed = (await passwordLogin(open)).body.device_id as string;
+    const challenge = await walkOpen(
+      "DELETE",
+      `/_matrix/client/v3/devices/${doomed}`,
+      {
+        token: otherToken,
+        json: {},
+      },
+    );
+    await walkOpen("DELETE", `/_matrix/client/v3/devices/${doomed}`, {
+      token: otherToken,
+      json: {
+        auth: {
+          type: "m.login.password",
+          identifier: { type: "m.id.user", user: "alice" },
+          password: "secret",
+          session: challenge.body.session,
+        },
+      },
+    });
+    await walkOpen("POST", "/_matrix/client/v3/delete_devices", {
+      token: otherToken,
+      json: { devices: ["NOPE"] },
+    });
+    await walkOpen("POST", "/_matrix/client/v3/delete_devices", {
+      token: otherToken,
+      json: {},
+    });
+
     // What Synapse answers and the spec's lists leave out: 403 for a refresh
-    // token that is used up or expired, 401 for logout without a valid token.
+    // token that is used up or expired, 401 for logout without a valid token,
+    // 400 for a malformed device request; the 404 for an unknown device is
+    // listed without a body schema.
     assert.deepEqual([...new Set(undocumented)].sort(), [
+      "GET /_matrix/client/v3/devices/{deviceId} 404",
+      "POST /_matrix/client/v3/delete_devices 400",
       "POST /_matrix/client/v3/logout 401",
       "POST /_matrix/client/v3/refresh 403",
+      "PUT /_matrix/client/v3/devices/{deviceId} 400",
     ]);
     assert.deepEqual(
       [...new Set(checked.map((c) => c.replace(/ \d+$/, "")))].sort(),
       [
+        "DELETE /_matrix/client/v3/devices/{deviceId}",
         "GET /.well-known/matrix/client",
         "GET /_matrix/client/v3/account/whoami",
+        "GET /_matrix/client/v3/capabilities",
+        "GET /_matrix/client/v3/devices",
+        "GET /_matrix/client/v3/devices/{deviceId}",
         "GET /_matrix/client/v3/login",
         "GET /_matrix/client/versions",
+        "POST /_matrix/client/v3/delete_devices",
         "POST /_matrix/client/v3/login",
         "POST /_matrix/client/v3/logout",
         "POST /_matrix/client/v3/logout/all",
         "POST /_matrix/client/v3/refresh",
+        "PUT /_matrix/client/v3/devices/{deviceId}",
       ],
     );
   });

@@ -9,17 +9,24 @@
 import { isObject } from "./http.ts";
 
 /**
- * What survives a restart: users, devices, access, refresh and login tokens
+ * What survives a restart: users, devices (with their display names and
+ * when and from where they were last seen), access, refresh and login tokens
  * (and the random generator's position, so that a seeded server does not
  * hand out the same tokens again). CAS tickets and user-interactive
- * authentication sessions live for seconds and are not kept. It holds
- * secrets: store it where only its owner can read it.
+ * authentication sessions are short-lived and not kept. It holds secrets:
+ * store it where only its owner can read it.
  */
 export interface HomeserverState {
   format: "matrixlib-devserver-state";
   version: 1;
   users: StoredUser[];
-  devices: { userId: string; deviceId: string; displayName?: string }[];
+  devices: {
+    userId: string;
+    deviceId: string;
+    displayName?: string;
+    lastSeenTs?: number;
+    lastSeenIp?: string;
+  }[];
   accessTokens: {
     token: string;
     userId: string;
@@ -101,7 +108,12 @@ export function checkState(state: unknown): asserts state is HomeserverState {
     sso: "boolean",
   });
   const owner = { userId: "string", deviceId: "string" };
-  list("devices", { ...owner, displayName: "string?" });
+  list("devices", {
+    ...owner,
+    displayName: "string?",
+    lastSeenTs: "number?",
+    lastSeenIp: "string?",
+  });
   list("accessTokens", {
     token: "string",
     ...owner,

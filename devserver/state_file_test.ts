@@ -74,6 +74,71 @@ describe("devserver state file", () => {
   );
 
   it(
+    "keeps device display names and when and from where devices were last seen across a restart",
+    withFolder(async (dir) => {
+      const file = path.join(dir, "state.json");
+      let now = 1_000_000;
+      const before = createHomeserver({
+        users,
+        clock: () => now,
+        onChange: () => writeStateFile(file, before.exportState()),
+      });
+      const token = await login(before.handler);
+      const send = (
+        handler: (r: Request) => Promise<Response>,
+        method: string,
+        path: string,
+        body?: unknown,
+      ) =>
+        handler(
+          new Request(`http://localhost:8008/_matrix/client/v3/${path}`, {
+            method,
+            headers: { Authorization: `Bearer ${token}` },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          }),
+        );
+      const { device_id } = await (await send(
+        before.handler,
+        "GET",
+        "account/whoami",
+      )).json();
+      const renamed = await send(
+        before.handler,
+        "PUT",
+        `devices/${device_id}`,
+        {
+          display_name: "Laptop",
+        },
+      );
+      assert.equal(renamed.status, 200);
+      const seenAt = now;
+      const saved = readStateFile(file)!;
+      assert.deepEqual(saved.devices, [{
+        userId: "@alice:localhost:8008",
+        deviceId: device_id,
+        displayName: "Laptop",
+        lastSeenTs: seenAt,
+        lastSeenIp: "127.0.0.1",
+      }]);
+      now += 10_000;
+      const after = createHomeserver({ users, clock: () => now, state: saved });
+      const device = await (await send(
+        after.handler,
+        "GET",
+        `devices/${device_id}`,
+      )).json();
+      // The request after the restart is a use of the token, seen at once.
+      assert.deepEqual(device, {
+        user_id: "@alice:localhost:8008",
+        device_id,
+        display_name: "Laptop",
+        last_seen_ts: now,
+        last_seen_ip: "127.0.0.1",
+      });
+    }),
+  );
+
+  it(
     "reports a file that is not JSON, or not a state, naming it, and leaves it alone",
     withFolder((dir) => {
       const file = path.join(dir, "state.json");
@@ -174,6 +239,65 @@ describe("devserver main.ts", () => {
       assert.equal(fs.readFileSync(file, "utf8"), "not json");
     }),
   );
+
+  it("prints one line per request, noting a token sent in the query string without printing it", async () => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        MAIN,
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let printed = "";
+    const until = async (pattern: RegExp) => {
+      while (!pattern.test(printed)) {
+        const { done, value } = await lines.read();
+        if (done) throw new Error(`the server stopped: ${printed}`);
+        printed += value;
+      }
+    };
+    try {
+      await until(/Ctrl\+C stops it\./);
+      const base = `http://127.0.0.1:${port}/_matrix/client/v3`;
+      const login = await fetch(`${base}/login`, {
+        method: "POST",
+        body: JSON.stringify({
+          type: "m.login.password",
+          user: "alice",
+          password: "secret",
+        }),
+      });
+      const token = (await login.json()).access_token as string;
+      const whoami = await fetch(
+        `${base}/account/whoami?access_token=${encodeURIComponent(token)}`,
+      );
+      assert.equal(whoami.status, 200);
+      await whoami.body?.cancel();
+      await until(/whoami 200/);
+      assert.match(
+        printed,
+        /^GET \/_matrix\/client\/v3\/account\/whoami 200 \(access_token in the query\)$/m,
+      );
+      assert.ok(!printed.includes(token), "the token was printed");
+      assert.ok(!printed.includes("secret"), "the password was printed");
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      await lines.cancel().catch(() => {});
+      await child.stderr.cancel();
+    }
+  });
 
   it("names the user an --email is for when that user is not given", async () => {
     const { code, stderr } = await run(["--email", "bob=bob@example.org"]);

@@ -42,11 +42,20 @@ export interface User {
   locked?: boolean;
 }
 
-/** A device of a user: it exists while it holds tokens. */
+/**
+ * A device of a user: made by a login, ended by a logout or a deletion
+ * (`devices.ts`).
+ */
 export interface Device {
   userId: string;
   deviceId: string;
   displayName?: string;
+  /**
+   * When and from where one of its access tokens was last used (Synapse's
+   * `last_seen_ts` and `last_seen_ip`); absent until then.
+   */
+  lastSeenTs?: number;
+  lastSeenIp?: string;
 }
 
 /** An access token, and the device it belongs to. */

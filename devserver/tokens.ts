@@ -1,9 +1,11 @@
 /**
  * Token issuing and checking of the development homeserver
  * ({@linkcode createTokens}): access tokens (and refresh tokens, when the
- * client asks and access tokens expire), the `Authorization: Bearer` check of a
- * request, single-use login tokens for `m.login.token`, and the end of a
- * device with its tokens (logout, or a new login as that device).
+ * client asks and access tokens expire), the check of a request's access
+ * token (from `Authorization: Bearer`, or the deprecated `access_token`
+ * query parameter), with the note of when and from where a device was last
+ * seen, single-use login tokens for `m.login.token`, and the end of a device
+ * with its tokens (logout, deletion, or a new login as that device).
  *
  * @module
  */
@@ -25,7 +27,32 @@ export interface TokenOptions {
   accessTokenLifetimeMs?: number;
   /** How long a refresh token lives; without it, forever. */
   refreshTokenLifetimeMs?: number;
+  /**
+   * Accept an access token in the `access_token` query parameter, as Synapse
+   * does (default `true`); `false` refuses it.
+   */
+  accessTokenInQuery?: boolean;
 }
+
+/**
+ * How the connection of a request looks to the server, as `Deno.serve`
+ * passes it to its handler (`Deno.ServeHandlerInfo`): the client's address.
+ */
+export interface ConnectionInfo {
+  remoteAddr?: { hostname?: string; transport?: string };
+}
+
+/**
+ * The address of a client whose connection is not known (a request handed to
+ * the handler in process, as tests do): the loopback address.
+ */
+export const LOOPBACK = "127.0.0.1";
+
+/**
+ * Synapse's `LAST_SEEN_GRANULARITY`: a use of one access token from one
+ * address is noted at most once in two minutes.
+ */
+export const LAST_SEEN_GRANULARITY_MS = 120_000;
 
 /** What {@linkcode Tokens.issue} gave. */
 export interface IssuedTokens {
@@ -48,11 +75,14 @@ export interface Tokens {
   /** Drops a refresh token and the access token issued with it. */
   dropRefreshToken(token: string): void;
   /**
-   * The access token of a request, from `Authorization: Bearer` only.
+   * The access token of a request, from `Authorization: Bearer` or the
+   * `access_token` query parameter; notes the use on its device.
    * `forLogout` accepts an expired token and a locked account, as Synapse's
    * `/logout` and `/logout/all` do.
    */
   authenticate(request: Request, url: URL, forLogout?: boolean): AccessToken;
+  /** Tells where `request` comes from, for the device's `last_seen_ip`. */
+  noteConnection(request: Request, info?: ConnectionInfo): void;
   /** The user a login token belongs to; the token is spent. */
   consumeLoginToken(token: unknown): User;
   /** Issues a login token for `m.login.token`. */
@@ -63,6 +93,11 @@ export interface Tokens {
 export function createTokens(store: Store, options: TokenOptions): Tokens {
   const accessLifetime = options.accessTokenLifetimeMs;
   const refreshLifetime = options.refreshTokenLifetimeMs;
+  const acceptQuery = options.accessTokenInQuery ?? true;
+  // The client address of each request being answered.
+  const addresses = new WeakMap<Request, string>();
+  // When each access token was last noted as used from each address.
+  const lastNoted = new Map<string, number>();
   const {
     users,
     devices,
@@ -146,36 +181,84 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
   }
 
   /**
-   * The access token of a request. Only the `Authorization: Bearer` header is
-   * accepted. `forLogout` is for logout, which Synapse allows with an expired
-   * token (`allow_expired=True`) and for a locked account (`allow_locked=True`,
-   * as the specification requires: "on all but" `/logout` and `/logout/all`).
+   * The access token a request sends, read as Synapse's
+   * `get_access_token_from_request` does: `Authorization: Bearer TOKEN`
+   * (exactly one space), or else the first `access_token` query parameter;
+   * both at once are refused, even when equal. With `accessTokenInQuery:
+   * false`, the query parameter is ignored beside a header and refused
+   * alone.
+   */
+  function tokenOf(request: Request, url: URL): string {
+    const inQuery = url.searchParams.getAll("access_token");
+    const header = request.headers.get("Authorization");
+    if (header !== null) {
+      if (inQuery.length > 0 && acceptQuery) {
+        throw new MatrixFailure(
+          401,
+          "M_MISSING_TOKEN",
+          "Mixing Authorization headers and access_token query parameters.",
+        );
+      }
+      const parts = header.split(" ");
+      if (parts[0] !== "Bearer" || parts.length !== 2) {
+        throw new MatrixFailure(
+          401,
+          "M_MISSING_TOKEN",
+          "Invalid Authorization header.",
+        );
+      }
+      return parts[1];
+    }
+    if (inQuery.length === 0) {
+      throw new MatrixFailure(401, "M_MISSING_TOKEN", "Missing access token");
+    }
+    if (!acceptQuery) {
+      throw new MatrixFailure(
+        401,
+        "M_MISSING_TOKEN",
+        "Access tokens in the query string are not accepted (this server runs with accessTokenInQuery: false, as a later version of the specification may require): send it in the Authorization header (Authorization: Bearer TOKEN)",
+      );
+    }
+    return inQuery[0];
+  }
+
+  /**
+   * Notes that `token` was used from `address`, as Synapse's
+   * `insert_client_ip`: once per token and address in
+   * {@linkcode LAST_SEEN_GRANULARITY_MS}, the device's `lastSeenTs` and
+   * `lastSeenIp` are set.
+   */
+  function noteUse(token: AccessToken, address: string): void {
+    const now = clock();
+    const key = `${token.token} ${address}`;
+    const last = lastNoted.get(key);
+    if (last !== undefined && now - last < LAST_SEEN_GRANULARITY_MS) return;
+    if (lastNoted.size >= 1000) {
+      for (const [k, at] of lastNoted) {
+        if (now - at >= LAST_SEEN_GRANULARITY_MS) lastNoted.delete(k);
+      }
+    }
+    lastNoted.set(key, now);
+    const device = devices.get(`${token.userId}|${token.deviceId}`);
+    if (device === undefined) return;
+    device.lastSeenTs = now;
+    device.lastSeenIp = address;
+    changed();
+  }
+
+  /**
+   * The access token of a request (see `tokenOf`), checked; its use is noted
+   * on its device. `forLogout` is for logout, which Synapse allows with an
+   * expired token (`allow_expired=True`) and for a locked account
+   * (`allow_locked=True`, as the specification requires: "on all but"
+   * `/logout` and `/logout/all`).
    */
   function authenticate(
     request: Request,
     url: URL,
     forLogout = false,
   ): AccessToken {
-    if (url.searchParams.has("access_token")) {
-      throw new MatrixFailure(
-        401,
-        "M_MISSING_TOKEN",
-        "Access tokens in the query string are not accepted: send them in the Authorization header (Authorization: Bearer TOKEN)",
-      );
-    }
-    const header = request.headers.get("Authorization");
-    if (header === null) {
-      throw new MatrixFailure(401, "M_MISSING_TOKEN", "Missing access token");
-    }
-    const match = /^Bearer +(\S+)$/.exec(header);
-    if (!match) {
-      throw new MatrixFailure(
-        401,
-        "M_MISSING_TOKEN",
-        "Invalid Authorization header",
-      );
-    }
-    const token = accessTokens.get(match[1]);
+    const token = accessTokens.get(tokenOf(request, url));
     if (!token) {
       throw new MatrixFailure(
         401,
@@ -207,7 +290,16 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
       token.used = true;
       changed(); // it decides whether the old refresh token still works
     }
+    noteUse(token, addresses.get(request) ?? LOOPBACK);
     return token;
+  }
+
+  /** Tells where `request` comes from (its connection's remote address). */
+  function noteConnection(request: Request, info?: ConnectionInfo): void {
+    const hostname = info?.remoteAddr?.hostname;
+    if (typeof hostname === "string" && hostname !== "") {
+      addresses.set(request, hostname);
+    }
   }
 
   /**
@@ -254,6 +346,7 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
     issue,
     dropRefreshToken,
     authenticate,
+    noteConnection,
     consumeLoginToken,
     issueLoginToken,
   };

@@ -5,7 +5,10 @@
  * `soft_logout`, the sorted names of the response's top-level fields, and
  * for a few answers the one detail that matters: the login flow types, the
  * spec versions, the stages of user-interactive authentication, a redirect's
- * target path). No token, ID or password is ever part of a transcript.
+ * target path, the shape of device entries, the capabilities). No token,
+ * user ID, password or ID the server made up is ever part of a transcript
+ * (device IDs are the scenario's own, such as `ERIN_PHONE`); a request
+ * sending its token in the query string is shown by its path alone.
  *
  * The two transcripts must be equal, except for the differences listed in
  * {@linkcode KNOWN_DIFFERENCES}, each with its reason. A listed difference
@@ -111,7 +114,98 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
     reason:
       'Synapse 1.160 means to accept the specification\'s phone key and its own older number key, but evaluates identifier.get("phone", identifier["number"]): without number that raises KeyError, answered as 400 "Missing JSON keys." (chapter 3 warns of it). The development homeserver follows the specification and accepts number too.',
   },
+  {
+    step: "get_token: the completed session again",
+    devserver: {
+      method: "POST",
+      path: "/_matrix/client/v1/login/get_token",
+      status: 400,
+      errcode: "M_UNKNOWN",
+      fields: ["errcode", "error"],
+    },
+    synapse: {
+      method: "POST",
+      path: "/_matrix/client/v1/login/get_token",
+      status: 429,
+      errcode: "M_LIMIT_EXCEEDED",
+      fields: ["errcode", "error", "retry_after_ms"],
+    },
+    reason:
+      'Synapse accepts a completed user-interactive authentication session again (here it then meets its one-a-minute limit); the specification says servers "MUST always re-prompt" for get_token, so the development homeserver spends the session with the token it gives (devserver/uia.ts).',
+  },
+  {
+    step: "devices: delete, auth null",
+    devserver: {
+      method: "DELETE",
+      path: "/_matrix/client/v3/devices/ERIN_LAPTOP",
+      status: 401,
+      fields: ["flows", "params", "session"],
+      detail: "m.login.password",
+    },
+    synapse: {
+      method: "DELETE",
+      path: "/_matrix/client/v3/devices/ERIN_LAPTOP",
+      status: 500,
+      errcode: "M_UNKNOWN",
+      fields: ["errcode", "error"],
+      detail: "",
+    },
+    reason:
+      'Synapse 1.160 crashes on "auth": null (its model allows null, then check_ui_auth reads it as a dict); the development homeserver reads it as no auth and answers the challenge.',
+  },
+  {
+    step: "delete_devices: a body not JSON",
+    devserver: {
+      method: "POST",
+      path: "/_matrix/client/v3/delete_devices",
+      status: 400,
+      errcode: "M_MISSING_PARAM",
+      fields: ["errcode", "error"],
+      detail: "",
+    },
+    synapse: {
+      method: "POST",
+      path: "/_matrix/client/v3/delete_devices",
+      status: 500,
+      errcode: "M_UNKNOWN",
+      fields: ["errcode", "error"],
+      detail: "",
+    },
+    reason:
+      "Synapse 1.160 means to read a body that is not JSON as {} (its comment: older clients), but validates {} outside its error handling and answers 500; the development homeserver does what the code means: {} lacks devices, 400 M_MISSING_PARAM.",
+  },
+  {
+    step: "capabilities",
+    devserver: {
+      method: "GET",
+      path: "/_matrix/client/v3/capabilities",
+      status: 200,
+      fields: ["capabilities"],
+      detail:
+        "m.3pid_changes=false m.change_password=false m.get_login_token=true m.profile_fields=false m.room_versions m.set_avatar_url=false m.set_displayname=false",
+    },
+    synapse: {
+      method: "GET",
+      path: "/_matrix/client/v3/capabilities",
+      status: 200,
+      fields: ["capabilities"],
+      detail:
+        "m.3pid_changes=true m.change_password=true m.get_login_token=true m.profile_fields=true m.room_versions m.set_avatar_url=true m.set_displayname=true org.matrix.msc4140.delayed_events",
+    },
+    reason:
+      "The development homeserver has no endpoints to change the password, profiles or third-party IDs, so it says so (enabled: false) where Synapse enables them; it leaves out Synapse's unstable delayed events. m.get_login_token is enabled on both.",
+  },
 ];
+
+/** Compares by code point, as SQLite orders UTF-8 text. */
+function byCodePoint(a: string, b: string): number {
+  const x = Array.from(a, (c) => c.codePointAt(0)!);
+  const y = Array.from(b, (c) => c.codePointAt(0)!);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i] - y[i];
+  }
+  return x.length - y.length;
+}
 
 /** A random test address, such as `a1b2c3d4@example.org`. */
 function randomEmail(): string {
@@ -147,25 +241,31 @@ export async function runScenario(target: ScenarioTarget): Promise<Step[]> {
     path: string,
     options: {
       json?: unknown;
+      /** A body sent as it is, as JSON (for one that is not JSON). */
+      text?: string;
       token?: string;
+      /** An `Authorization` header as it is, instead of `token`'s. */
+      authorization?: string;
       detail?: (body: Record<string, unknown>, response: Response) => string;
     } = {},
   ): Promise<Record<string, unknown>> {
     if (names.has(name)) throw new Error(`two steps named ${name}`);
     names.add(name);
     const headers: Record<string, string> = {};
-    if (options.json !== undefined) {
+    if (options.json !== undefined || options.text !== undefined) {
       headers["Content-Type"] = "application/json";
     }
     if (options.token !== undefined) {
       headers.Authorization = `Bearer ${options.token}`;
     }
+    if (options.authorization !== undefined) {
+      headers.Authorization = options.authorization;
+    }
     const response = await target.fetch(`${target.url}${path}`, {
       method,
       headers,
-      body: options.json === undefined
-        ? undefined
-        : JSON.stringify(options.json),
+      body: options.text ??
+        (options.json === undefined ? undefined : JSON.stringify(options.json)),
       redirect: "manual",
     });
     const text = await response.text();
@@ -239,14 +339,12 @@ export async function runScenario(target: ScenarioTarget): Promise<Step[]> {
   const alice = await target.makeUser("alice", { email, phone: phone.msisdn });
   const bob = await target.makeUser("bob", {});
   const id = (user: string) => ({ type: "m.id.user", user });
-  const withRefresh = await login(
+  await login(
     "password login: full user ID, refresh_token true",
     id(alice.userId),
     alice.password,
     { refresh_token: true },
   );
-  const a1 = str(withRefresh, "access_token");
-  const r1 = str(withRefresh, "refresh_token");
   const forLogout = str(
     await login(
       "password login: a second session, to log out once expired",
@@ -344,6 +442,16 @@ export async function runScenario(target: ScenarioTarget): Promise<Step[]> {
   }
 
   // ---- chapter 4: tokens, refresh, rotation ----
+  // A pair of its own, issued just now: on a busy Synapse the logins above
+  // can take longer than the access token's 5 s.
+  const pair1 = await login(
+    "password login: refresh_token true, for the rotation",
+    id(alice.localpart),
+    alice.password,
+    { refresh_token: true },
+  );
+  const a1 = str(pair1, "access_token");
+  const r1 = str(pair1, "refresh_token");
   await whoami("whoami: no token");
   await whoami("whoami: unknown token", "syt_not_a_real_token");
   await whoami("whoami: current token", a1);
@@ -406,6 +514,12 @@ export async function runScenario(target: ScenarioTarget): Promise<Step[]> {
     { json: auth(carol.password), token: carolToken },
   );
   const loginToken = str(granted, "login_token");
+  await send(
+    "get_token: the completed session again",
+    "POST",
+    "/_matrix/client/v1/login/get_token",
+    { json: { auth: { session: challenge.session } }, token: carolToken },
+  );
   const tokenLogin = (name: string) =>
     send(name, "POST", "/_matrix/client/v3/login", {
       json: { type: "m.login.token", token: loginToken },
@@ -474,8 +588,229 @@ export async function runScenario(target: ScenarioTarget): Promise<Step[]> {
   });
   await whoami("whoami: other device after logout all", daveB);
 
+  // ---- devices, capabilities, the token in the query string ----
+  const erin = await target.makeUser("erin", {});
+  const frank = await target.makeUser("frank", {});
+  const erinPhone = str(
+    await login(
+      "password login: erin's phone",
+      id(erin.localpart),
+      erin.password,
+      { device_id: "ERIN_PHONE", initial_device_display_name: "Erin's phone" },
+    ),
+    "access_token",
+  );
+  const laptop = await login(
+    "password login: erin's laptop, refresh_token true",
+    id(erin.localpart),
+    erin.password,
+    { device_id: "ERIN_LAPTOP", refresh_token: true },
+  );
+  const softLogin = await login(
+    "password login: erin's tablet, to delete once expired",
+    id(erin.localpart),
+    erin.password,
+    { device_id: "ERIN_TABLET", refresh_token: true },
+  );
+  await login(
+    "password login: frank's device",
+    id(frank.localpart),
+    frank.password,
+    { device_id: "FRANK_ONE" },
+  );
+  // A device entry's shape, without its IDs: which device (by the role the
+  // scenario gave it), its fields and whether each is null.
+  const roles: Record<string, string> = {
+    ERIN_PHONE: "phone",
+    ERIN_LAPTOP: "laptop",
+    ERIN_TABLET: "tablet",
+  };
+  const shape = (entry: Record<string, unknown>) =>
+    `${roles[entry.device_id as string] ?? "other"}{${
+      Object.keys(entry).sort().map((key) =>
+        ["user_id", "device_id"].includes(key)
+          ? key
+          : `${key}:${entry[key] === null ? "null" : typeof entry[key]}`
+      ).join(",")
+    }}`;
+  const listShape = (body: Record<string, unknown>) => {
+    const list = (body.devices ?? []) as Record<string, unknown>[];
+    const ids = list.map((d) => String(d.device_id));
+    const sorted = ids.every((d, i) =>
+      i === 0 || byCodePoint(ids[i - 1], d) < 0
+    );
+    return `${sorted ? "sorted" : "unsorted"} ${
+      list.filter((d) => String(d.device_id) in roles).map(shape).join(" ")
+    }`;
+  };
+  const one = (body: Record<string, unknown>) =>
+    "device_id" in body ? shape(body) : "";
+  const DEVICES = "/_matrix/client/v3/devices";
+  await send("devices: list", "GET", DEVICES, {
+    token: erinPhone,
+    detail: listShape,
+  });
+  await send("devices: list at r0", "GET", "/_matrix/client/r0/devices", {
+    token: erinPhone,
+    detail: listShape,
+  });
+  await send("devices: one", "GET", `${DEVICES}/ERIN_LAPTOP`, {
+    token: erinPhone,
+    detail: one,
+  });
+  await send("devices: an unknown one", "GET", `${DEVICES}/NOPE`, {
+    token: erinPhone,
+  });
+  await send("devices: another user's", "GET", `${DEVICES}/FRANK_ONE`, {
+    token: erinPhone,
+  });
+  const rename = (name: string, device: string, json: unknown) =>
+    send(name, "PUT", `${DEVICES}/${device}`, { token: erinPhone, json });
+  await rename("devices: rename", "ERIN_LAPTOP", {
+    display_name: "Erin's laptop",
+  });
+  await send("devices: renamed", "GET", `${DEVICES}/ERIN_LAPTOP`, {
+    token: erinPhone,
+    detail: one,
+  });
+  await rename("devices: rename, a name too long", "ERIN_LAPTOP", {
+    display_name: "x".repeat(101),
+  });
+  await rename("devices: rename, a name not a string", "ERIN_LAPTOP", {
+    display_name: 5,
+  });
+  await rename("devices: rename an unknown device", "NOPE", {
+    display_name: "x",
+  });
+  await rename("devices: rename an unknown device without a name", "NOPE", {});
+  await send(
+    "devices: rename, a body not JSON",
+    "PUT",
+    `${DEVICES}/ERIN_LAPTOP`,
+    {
+      token: erinPhone,
+      text: "{not json",
+    },
+  );
+  const deleteLaptop = (name: string, json?: unknown, text?: string) =>
+    send(name, "DELETE", `${DEVICES}/ERIN_LAPTOP`, {
+      token: erinPhone,
+      json,
+      text,
+      detail: stages,
+    });
+  const erinAuth = (password: string, session?: unknown) => ({
+    type: "m.login.password",
+    identifier: id(erin.localpart),
+    password,
+    ...(session === undefined ? {} : { session }),
+  });
+  const deletion = await deleteLaptop("devices: delete, the challenge", {});
+  await deleteLaptop("devices: delete, a wrong password", {
+    auth: erinAuth("wrong", deletion.session),
+  });
+  await deleteLaptop("devices: delete, another user's password", {
+    auth: {
+      type: "m.login.password",
+      identifier: id(frank.localpart),
+      password: frank.password,
+      session: deletion.session,
+    },
+  });
+  await deleteLaptop("devices: delete, the password", {
+    auth: erinAuth(erin.password, deletion.session),
+  });
+  await deleteLaptop("devices: delete, the completed session again", {
+    auth: { session: deletion.session },
+  });
+  await send(
+    "devices: delete another device with that session",
+    "DELETE",
+    `${DEVICES}/ERIN_PHONE`,
+    { token: erinPhone, json: { auth: { session: deletion.session } } },
+  );
+  await deleteLaptop("devices: delete, an unknown session", {
+    auth: erinAuth(erin.password, "nosuch"),
+  });
+  await deleteLaptop("devices: delete, a body not JSON", undefined, "{x");
+  await deleteLaptop("devices: delete, auth not an object", { auth: "x" });
+  await deleteLaptop("devices: delete, auth null", { auth: null });
+  await whoami("whoami: a deleted device", str(laptop, "access_token"));
+  await refresh("refresh: a deleted device", str(laptop, "refresh_token"));
+  const deleteMany = (
+    name: string,
+    options: { json?: unknown; text?: string },
+  ) =>
+    send(name, "POST", "/_matrix/client/v3/delete_devices", {
+      token: erinPhone,
+      detail: stages,
+      ...options,
+    });
+  await deleteMany("delete_devices: without devices", { json: {} });
+  await deleteMany("delete_devices: devices not a list", {
+    json: { devices: "ERIN_PHONE" },
+  });
+  await deleteMany("delete_devices: a body not JSON", { text: "{x" });
+  await deleteMany("delete_devices: the challenge", {
+    json: { devices: ["NOPE"] },
+  });
+  await deleteMany(
+    "delete_devices: unknown IDs, the password without a session",
+    {
+      json: { devices: ["NOPE", "ERIN_LAPTOP"], auth: erinAuth(erin.password) },
+    },
+  );
+  await send("capabilities", "GET", "/_matrix/client/v3/capabilities", {
+    token: erinPhone,
+    detail: (body) =>
+      Object.entries((body.capabilities ?? {}) as Record<string, unknown>)
+        .map(([name, value]) => {
+          const enabled = (value as { enabled?: unknown }).enabled;
+          return enabled === undefined ? name : `${name}=${enabled}`;
+        }).sort().join(" "),
+  });
+  const inQuery = `access_token=${encodeURIComponent(erinPhone)}`;
+  await send(
+    "whoami: the token in the query string",
+    "GET",
+    `/_matrix/client/v3/account/whoami?${inQuery}`,
+  );
+  await send(
+    "whoami: the token in the query string and the header",
+    "GET",
+    `/_matrix/client/v3/account/whoami?${inQuery}`,
+    { token: erinPhone },
+  );
+  await send(
+    "devices: list, the token in the query string",
+    "GET",
+    `${DEVICES}?${inQuery}`,
+    { detail: listShape },
+  );
+  await send(
+    "whoami: Authorization with two spaces",
+    "GET",
+    "/_matrix/client/v3/account/whoami",
+    { authorization: `Bearer  ${erinPhone}` },
+  );
+
   // ---- after the real expiry of the tokens issued with refresh_token ----
   await target.waitForExpiry();
+  const tablet = str(softLogin, "access_token");
+  await send("devices: list, with an expired token", "GET", DEVICES, {
+    token: tablet,
+  });
+  await send(
+    "devices: delete a soft-logged-out device from another session",
+    "DELETE",
+    `${DEVICES}/ERIN_TABLET`,
+    { token: erinPhone, json: { auth: erinAuth(erin.password) } },
+  );
+  await whoami("whoami: the deleted soft-logged-out device", tablet);
+  await refresh(
+    "refresh: the deleted soft-logged-out device",
+    str(softLogin, "refresh_token"),
+  );
   await whoami("whoami: expired token", forLogout);
   await send(
     "logout: with an expired access token",

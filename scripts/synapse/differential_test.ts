@@ -41,6 +41,9 @@ describe("differential scenario", () => {
       steps.find((s) => s.name === "whoami: expired token")?.soft_logout,
       true,
     );
+    assert.equal(status("devices: delete, the password"), 200);
+    assert.equal(status("whoami: a deleted device"), 401);
+    assert.equal(status("whoami: the token in the query string"), 200);
   });
 
   it("compare: equal transcripts pass, listed differences are explained, others and stale entries are reported", async () => {

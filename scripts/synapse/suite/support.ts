@@ -121,23 +121,36 @@ export function calls(log: Exchange[], pathEnd: string): string[] {
   );
 }
 
-/** A raw JSON request; the answer's status, body and headers. */
+/**
+ * A raw JSON request; the answer's status, body and headers. `text` is a
+ * body sent as it is (with the JSON content type), for bodies that are not
+ * JSON; `headers` are added as they are (an `Authorization` of one's own).
+ */
 export async function raw(
   method: string,
   path: string,
-  options: { json?: unknown; token?: string } = {},
+  options: {
+    json?: unknown;
+    text?: string;
+    token?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<
   { status: number; body: Record<string, unknown>; headers: Headers }
 > {
   const headers: Record<string, string> = {};
-  if (options.json !== undefined) headers["Content-Type"] = "application/json";
+  if (options.json !== undefined || options.text !== undefined) {
+    headers["Content-Type"] = "application/json";
+  }
   if (options.token !== undefined) {
     headers.Authorization = `Bearer ${options.token}`;
   }
+  Object.assign(headers, options.headers);
   const response = await fetch(`${URL_}${path}`, {
     method,
     headers,
-    body: options.json === undefined ? undefined : JSON.stringify(options.json),
+    body: options.text ??
+      (options.json === undefined ? undefined : JSON.stringify(options.json)),
   });
   const text = await response.text();
   let body: Record<string, unknown> = {};
