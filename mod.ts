@@ -3,8 +3,10 @@
  * matrixlib: a small Matrix client library for one job, authentication.
  *
  * It finds a user's homeserver, logs in (with a password, or with single
- * sign-on), keeps the session alive with refresh tokens, and logs out. It is
- * written as a literate program: the chapters of its book explain every line.
+ * sign-on), keeps the session alive with refresh tokens, and logs out; and
+ * every other request an application makes goes through that session
+ * (`client.request()`, `client.fetch()`). It is written as a literate
+ * program: the chapters of its book explain every line.
  *
  * matrixlib uses only web standards (`fetch`, `URL`, `AbortSignal`), so it
  * runs in Deno, Node.js 20 or later, and browsers.

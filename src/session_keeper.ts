@@ -406,8 +406,11 @@ export class SessionKeeper {
           limit: REFUSAL_BYTES,
         });
         const headers = new Headers(response.headers);
-        headers.delete("Content-Length");
-        headers.delete("Content-Encoding");
+        for (
+          const wire of ["Content-Length", "Content-Encoding", "Transfer-Encoding"]
+        ) {
+          headers.delete(wire);
+        }
         const copy = new Response(answer.text, {
           status: 401,
           statusText: response.statusText,

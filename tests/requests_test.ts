@@ -542,6 +542,20 @@ describe("fetch()", () => {
     assert.equal(response.status, 401);
     assert.equal((await response.json()).errcode, "M_USER_LOCKED");
     assert.equal(locked.client.sessionState, "locked");
+    const chunked = await fakeClient(() =>
+      new Response(JSON.stringify({ errcode: "M_FORBIDDEN" }), {
+        status: 401,
+        headers: {
+          "Content-Type": "application/json",
+          "Transfer-Encoding": "chunked",
+          "Content-Length": "999",
+        },
+      })
+    );
+    const copy = await chunked.client.fetch(chunked.client.endpoint("v3/x"));
+    assert.equal(copy.headers.get("Transfer-Encoding"), null);
+    assert.equal(copy.headers.get("Content-Length"), null);
+    assert.equal(copy.headers.get("Content-Type"), "application/json");
     const ended = await fakeClient(() =>
       Response.json({ errcode: "M_UNKNOWN_TOKEN", soft_logout: true }, {
         status: 401,

@@ -313,6 +313,35 @@ export const TOUR: TourStep[] = [
       } stays, and the next run would restore it (Ctrl+C would have logged it out).`;
     },
   },
+  {
+    chapter: "chapters/08_devices.md",
+    example: "examples/devices.ts",
+    shows:
+      "the user's devices, listed through client.request() with the session that chapter 6's single sign-on saved, this one marked",
+    needs: ["chapters/06_single_sign_on.md"],
+    permissions: (tour) => [
+      `--allow-net=${tour.host}`,
+      `--allow-read=${tour.dir}`,
+      `--allow-write=${tour.dir}`,
+    ],
+    args: (tour) => ["list", "--session", ssoSessionFile(tour)],
+    async check(tour) {
+      let deviceId: unknown;
+      try {
+        deviceId = JSON.parse(await Deno.readTextFile(ssoSessionFile(tour)))
+          .device_id;
+      } catch {
+        return `the example needs ${
+          ssoSessionFile(tour)
+        }, which chapter 6's step saves`;
+      }
+      return tour.devices().includes(deviceId as string)
+        ? undefined
+        : `listing must not change the devices, but ${deviceId} is gone`;
+    },
+    explain: (tour) =>
+      `One GET /_matrix/client/v3/devices, sent with the saved session's token through client.request(); the server holds ${tour.devices().length} device(s) of ${tour.userId}, and the one marked * is the session's own.`,
+  },
 ];
 
 /** Chapter 7's session file: its own, on its own homeserver. */
@@ -326,10 +355,4 @@ function ssoSessionFile(tour: TourContext): string {
 }
 
 /** Chapters in `lit.json` that have no example for the tour to run yet. */
-export const NO_EXAMPLE_YET: NoExampleYet[] = [
-  {
-    chapter: "chapters/08_devices.md",
-    reason:
-      "examples/devices.ts waits for the development homeserver's device endpoints",
-  },
-];
+export const NO_EXAMPLE_YET: NoExampleYet[] = [];
