@@ -173,6 +173,8 @@ export function relocateSourceMap(
 export const NODE_EXCLUDED_TESTS: Readonly<Record<string, string>> = {
   "tests/citadel_example_test.ts":
     "runs examples/citadel.ts with `deno run` (example_runner.ts: Deno.serve, Deno.Command)",
+  "tests/devices_example_test.ts":
+    "runs examples/devices.ts with `deno run` (example_runner.ts)",
   "tests/discover_example_test.ts":
     "runs examples/discover.ts with `deno run` against a Deno.serve loopback server",
   "tests/file_lock_processes_test.ts":
