@@ -17,7 +17,8 @@
  *    `npm/esm/mod.js` and matrix-js-sdk from the scratch folder, measures,
  *    and writes its figures as JSON to a file (not to standard output, where
  *    matrix-js-sdk's default logger writes);
- * 5. prints the figures as Markdown, or JSON with `--json`.
+ * 5. prints the figures as Markdown, or JSON with `--json`, with a verdict
+ *    on matrixlib's `whoami()` against matrix-js-sdk's ({@linkcode verdict}).
  *
  * Exits with 1 if the install, the build or Node.js fails, or a call failed
  * or sent anything but one `whoami` with the token; with 2 on a bad option.
@@ -97,7 +98,9 @@ Each side is timed in blocks of N calls, one at a time (sequential) and all N
 at once (batched), after warm-up blocks; each round times every side once,
 the first side changing each round, with the garbage collector run before
 each block. Reports the median µs per call, the ratio to the stub alone, and
-matrix-js-sdk's whoami() time over matrixlib's round by round.
+matrix-js-sdk's whoami() time over matrixlib's round by round: matrixlib is
+"ahead" (or "behind") only when the medians and the rounds agree and a sign
+test over the rounds gives p < 0.05, "too close to call" otherwise.
 
 On first use, installs matrix-js-sdk with npm into the scratch folder (needs
 the npm registry; npm warns that matrix-js-sdk ${SDK_VERSION} wants Node.js 22).
@@ -504,30 +507,73 @@ export interface Verdict {
   wins: number;
   /** Rounds in all. */
   rounds: number;
-  /** Whether matrixlib is ahead: `perRound` above 1. */
-  ahead: boolean;
+  /** The two-sided sign test's p-value for `wins` of `rounds`. */
+  p: number;
+  /**
+   * `ahead` or `behind` when the medians and the rounds agree and the sign
+   * test gives p < 0.05; `too close` otherwise.
+   */
+  outcome: "ahead" | "behind" | "too close";
 }
 
 /**
- * The verdict of one mode: matrixlib's `whoami()` against matrix-js-sdk's.
+ * The two-sided sign test: the chance of a split at least as uneven as
+ * `wins` of `n` if each round were a coin toss.
+ */
+export function signTest(wins: number, n: number): number {
+  if (n === 0) return 1;
+  const k = Math.min(wins, n - wins);
+  let tail = 0;
+  let choose = 1; // n choose i, from i = 0
+  for (let i = 0; i <= k; i++) {
+    tail += choose;
+    choose = (choose * (n - i)) / (i + 1);
+  }
+  return Math.min(1, (2 * tail) / 2 ** n);
+}
+
+/**
+ * The verdict of one mode: matrixlib's `whoami()` against matrix-js-sdk's
+ * side `theirsId` (its `whoami()` with a silent logger, by default).
  * `undefined` when matrix-js-sdk was not measured.
  */
 export function verdict(
   result: Measurement["modes"][number],
+  theirsId = "sdk.whoami",
 ): Verdict | undefined {
   const ours = result.sides.find((s) => s.id === "matrixlib.whoami");
-  const theirs = result.sides.find((s) => s.id === "sdk.whoami");
+  const theirs = result.sides.find((s) => s.id === theirsId);
   if (ours === undefined || theirs === undefined) return undefined;
   const perRound = median(theirs.us.map((t, k) => t / ours.us[k]));
+  const rounds = ours.us.length;
+  const wins = ours.us.filter((o, k) => o < theirs.us[k]).length;
+  const p = signTest(wins, rounds);
+  const faster = ours.medianUs < theirs.medianUs && perRound > 1 &&
+    wins > rounds / 2;
+  const slower = ours.medianUs > theirs.medianUs && perRound < 1 &&
+    wins < rounds / 2;
   return {
     ours: ours.ratio,
     theirs: theirs.ratio,
     perRound,
-    wins: ours.us.filter((o, k) => o < theirs.us[k]).length,
-    rounds: ours.us.length,
-    ahead: perRound > 1,
+    wins,
+    rounds,
+    p,
+    outcome: p < 0.05 && faster
+      ? "ahead"
+      : p < 0.05 && slower
+      ? "behind"
+      : "too close",
   };
 }
+
+/** How each outcome reads in the report. */
+const OUTCOMES: Record<Verdict["outcome"], string> = {
+  ahead: "matrixlib is ahead.",
+  behind: "matrixlib is **behind**.",
+  "too close":
+    "**too close to call** on this run (the medians and the rounds disagree, or the rounds split too evenly).",
+};
 
 /** The report as Markdown, ready for BENCHMARKS.md. */
 export function markdown(report: Report, args: readonly string[]): string {
@@ -559,19 +605,27 @@ export function markdown(report: Report, args: readonly string[]): string {
   };
   for (const result of m.modes) {
     lines.push("", titles[result.mode], "", ...modeTable(result));
-    const v = verdict(result);
-    if (v !== undefined) {
+    const against = [
+      ["sdk.whoami", "matrix-js-sdk `whoami()`"],
+      [
+        "sdk.whoami.defaultLogger",
+        "matrix-js-sdk `whoami()` with its default logger",
+      ],
+    ];
+    for (const [id, name] of against) {
+      const v = verdict(result, id);
+      if (v === undefined) continue;
       lines.push(
         "",
         `${result.mode}: matrixlib \`whoami()\` is **${
           f2(v.ours)
-        } ×** the stub alone, matrix-js-sdk \`whoami()\` **${
+        } ×** the stub alone, ${name} **${
           f2(v.theirs)
-        } ×**. Round by round, matrix-js-sdk took ${
+        } ×**. Round by round, it took ${
           f2(v.perRound)
-        } × matrixlib's time (median), and matrixlib was faster in ${v.wins} of ${v.rounds} rounds: ${
-          v.ahead ? "matrixlib is ahead." : "matrixlib is **not** ahead."
-        }`,
+        } × matrixlib's time (median); matrixlib was faster in ${v.wins} of ${v.rounds} rounds (sign test p ${
+          v.p < 0.001 ? "< 0.001" : `= ${v.p.toFixed(3)}`
+        }): ${OUTCOMES[v.outcome]}`,
       );
     }
   }

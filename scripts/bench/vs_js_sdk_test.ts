@@ -31,6 +31,7 @@ import {
   type Report,
   runNodeSide,
   SDK_VERSION,
+  signTest,
   UsageError,
   verdict,
   writeNodeSide,
@@ -261,12 +262,15 @@ describe("the Node.js side", () => {
   });
 });
 
+/** Seven rounds around `us`, whose median is `us`. */
+const rounds = (us: number) => [us, us + 1, us - 1, us + 2, us - 2, us, us];
+
 /** A report with made-up figures, for the formatting tests. */
 function sampleReport(oursUs: number, theirsUs: number, sdk = true): Report {
   const side = (id: string, label: string, us: number) => ({
     id,
     label,
-    us: [us, us + 1, us - 1],
+    us: rounds(us),
     medianUs: us,
     ratio: us / 10,
     pairedRatio: us / 10,
@@ -279,11 +283,11 @@ function sampleReport(oursUs: number, theirsUs: number, sdk = true): Report {
       : []),
   ];
   const measurement: Measurement = {
-    plan: { calls: 100, rounds: 3, warmup: 1, modes: ["sequential"] },
+    plan: { calls: 100, rounds: 7, warmup: 1, modes: ["sequential"] },
     gcBetweenBlocks: true,
     modes: [{ mode: "sequential", sides }],
-    stubCalls: 900,
-    expectedCalls: 900,
+    stubCalls: 2400,
+    expectedCalls: 2400,
     problems: [],
   };
   const facts = {
@@ -315,15 +319,15 @@ describe("the report", () => {
     );
     assert.match(
       text,
-      /^\| stub alone \| 10\.0 \| 9\.0 \| 11\.0 \| 1\.00 \| 1\.00 \|$/m,
+      /^\| stub alone \| 10\.0 \| 8\.0 \| 12\.0 \| 1\.00 \| 1\.00 \|$/m,
     );
     assert.match(
       text,
-      /^\| matrixlib `client\.whoami\(\)` \| 14\.0 \| 13\.0 \| 15\.0 \| 1\.40 \| 1\.40 \|$/m,
+      /^\| matrixlib `client\.whoami\(\)` \| 14\.0 \| 12\.0 \| 16\.0 \| 1\.40 \| 1\.40 \|$/m,
     );
     assert.match(
       text,
-      /sequential: matrixlib `whoami\(\)` is \*\*1\.40 ×\*\* the stub alone, matrix-js-sdk `whoami\(\)` \*\*4\.00 ×\*\*\. Round by round, matrix-js-sdk took 2\.86 × matrixlib's time \(median\), and matrixlib was faster in 3 of 3 rounds: matrixlib is ahead\./,
+      /sequential: matrixlib `whoami\(\)` is \*\*1\.40 ×\*\* the stub alone, matrix-js-sdk `whoami\(\)` \*\*4\.00 ×\*\*\. Round by round, it took 2\.86 × matrixlib's time \(median\); matrixlib was faster in 7 of 7 rounds \(sign test p = 0\.016\): matrixlib is ahead\./,
     );
     assert.match(
       text,
@@ -331,20 +335,46 @@ describe("the report", () => {
     );
   });
 
-  it("says so when matrixlib is not ahead", () => {
+  it("says so when matrixlib is behind", () => {
     const report = sampleReport(50, 40);
     assert.deepEqual(verdict(report.measurement.modes[0]), {
       ours: 5,
       theirs: 4,
       perRound: 40 / 50,
       wins: 0,
-      rounds: 3,
-      ahead: false,
+      rounds: 7,
+      p: 2 / 128,
+      outcome: "behind",
     });
     assert.match(
       markdown(report, []),
-      /matrix-js-sdk took 0\.80 × matrixlib's time \(median\), and matrixlib was faster in 0 of 3 rounds: matrixlib is \*\*not\*\* ahead\./,
+      /it took 0\.80 × matrixlib's time \(median\); matrixlib was faster in 0 of 7 rounds \(sign test p = 0\.016\): matrixlib is \*\*behind\*\*\./,
     );
+  });
+
+  it("calls it too close when the rounds split evenly or disagree with the medians", () => {
+    const report = sampleReport(40, 40);
+    const sides = report.measurement.modes[0].sides;
+    sides[1].us = [10, 50, 10, 50, 10, 50, 40];
+    sides[2].us = [20, 40, 20, 40, 20, 40, 40];
+    const v = verdict(report.measurement.modes[0])!;
+    assert.equal(v.wins, 3);
+    assert.equal(v.outcome, "too close");
+    assert.match(markdown(report, []), /\*\*too close to call\*\* on this run/);
+    // Every round won, but the medians say otherwise: still too close.
+    sides[1].us = [39, 39, 39, 39, 39, 39, 39];
+    sides[2].us = [40, 40, 40, 40, 40, 40, 40];
+    sides[1].medianUs = 41;
+    assert.equal(verdict(report.measurement.modes[0])!.outcome, "too close");
+  });
+
+  it("the sign test is the two-sided binomial tail", () => {
+    assert.equal(signTest(7, 7), 2 / 128);
+    assert.equal(signTest(0, 7), 2 / 128);
+    assert.ok(Math.abs(signTest(17, 30) - 0.5847) < 1e-4);
+    assert.ok(Math.abs(signTest(20, 30) - 0.0987) < 1e-4);
+    assert.equal(signTest(15, 30), 1);
+    assert.equal(signTest(0, 0), 1);
   });
 
   it("without matrix-js-sdk, has no verdict", () => {
