@@ -74,6 +74,15 @@ export interface Answer {
   /** `true` for a user-interactive challenge: a 401 with `flows`. */
   challenge?: boolean;
 }
+/** `url` as `parseBaseUrl` writes it, or as it is if it is no base URL. */
+function normalForm(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return parseBaseUrl(url).href;
+  } catch {
+    return url;
+  }
+}
 
 /** What an {@linkcode Api} is made of; the client passes its options on. */
 export interface ApiOptions {
@@ -141,7 +150,7 @@ export class Api {
       throw mismatch("plain_http");
     }
     if (follow) return;
-    const urls = [homeserver, loginBaseUrl];
+    const urls = [homeserver, loginBaseUrl].map(normalForm);
     const belongs = start === undefined
       ? urls.includes(configured)
       : serverNameOf(userId) === start.serverName ||

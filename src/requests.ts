@@ -239,7 +239,7 @@ export async function authenticatedFetch(
   const url = checkedUrl(input, new URL(session.homeserver));
   let request: Request;
   try {
-    request = new Request(input, init);
+    request = new Request(input, { ...init, signal: null });
   } catch (error) {
     throw new TypeError(`fetch(${shownUrl(url)}): ${(error as Error).message}`);
   }

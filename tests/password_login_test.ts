@@ -412,6 +412,21 @@ describe("storing the session", () => {
     assert.ok(await local.restore({ followHomeserver: true }));
     assert.equal(local.baseUrl?.href, "http://localhost:18008/");
   });
+  it("compares the stored homeserver in its normal form: a missing slash is the same server", async () => {
+    const storage = new MemoryStorage();
+    storage.set("session", {
+      homeserver: base,
+      loginBaseUrl: base,
+      userId: "@alice:example.org",
+      deviceId: "DEVICE",
+      accessToken: "syt_secret",
+    });
+    const client = new Client({ baseUrl: base, storage });
+    assert.deepEqual(await client.restore(), {
+      userId: "@alice:example.org",
+      deviceId: "DEVICE",
+    });
+  });
   it("restores into a client made from a server name the sessions of its users", async () => {
     const storage = new MemoryStorage();
     storage.set("session", {
