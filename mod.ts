@@ -84,6 +84,7 @@ export { type CitadelLookupOptions, findCitadelServer } from "./src/citadel.ts";
 export { apiPath } from "./src/api_path.ts";
 export { NoRefreshTokenError } from "./src/session.ts";
 export { REQUEST_MAX_BODY_BYTES, type RequestOptions } from "./src/requests.ts";
+export type { PasswordSource } from "./src/uia.ts";
 export {
   deleteDevice,
   deleteDevices,

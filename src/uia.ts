@@ -72,7 +72,17 @@ export class InteractiveAuthError extends RequestError {
   }
 }
 
-/** The user's password, or a function that asks for it. */
+/**
+ * The user's password, or a function that asks for it (called only if the
+ * server asks for the password).
+ *
+ * @example Ask only when needed
+ * ```ts
+ * import type { PasswordSource } from "@matrixlib/matrixlib";
+ *
+ * const password: PasswordSource = () => Promise.resolve(prompt("Password:") ?? "");
+ * ```
+ */
 export type PasswordSource = string | (() => Promise<string>);
 
 /**
