@@ -95,3 +95,17 @@ export {
   listDevices,
   renameDevice,
 } from "./src/devices.ts";
+export { type AuthMetadata, DEVICE_CODE_GRANT } from "./src/oauth_server.ts";
+export { OAuthError } from "./src/oauth_tokens.ts";
+export {
+  type CodeLogin,
+  type CodeLoginOptions,
+  type DeviceLogin,
+  type OAuthClientMetadata,
+  OAuthLoginError,
+  type OAuthLoginResult,
+  OAuthLogins,
+  readOAuthCallback,
+  type StartedOAuthLogin,
+} from "./src/oauth_login.ts";
+export type { OAuthSession } from "./src/session.ts";

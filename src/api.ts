@@ -19,6 +19,7 @@ import { serverNameOf, validateHomeserver } from "./discovery.ts";
 import { HomeserverMismatchError, type StoredSession } from "./session.ts";
 import { jsonObject } from "./http.ts";
 import { type HttpRequest, sendUnread } from "./http.ts";
+import type { HttpResponse } from "./http.ts";
 
 /**
  * When the client retries a rate-limited request by itself.
@@ -71,6 +72,8 @@ export interface Answer {
   startedAt: number;
   /** The URL the request went to. */
   url: URL;
+  /** The answer's headers (chapter 9 reads its caching headers). */
+  headers?: Headers;
   /** `true` for a user-interactive challenge: a 401 with `flows`. */
   challenge?: boolean;
 }
@@ -172,6 +175,10 @@ export class Api {
       timeoutMs: this.#timeoutMs,
       allowHttp: this.#allowHttp,
     });
+  }
+  /** Whether plain `http:` may be used (chapter 9's metadata checks it). */
+  get allowHttp(): boolean {
+    return this.#allowHttp;
   }
 
   /**
@@ -289,7 +296,7 @@ export class Api {
           now: this.#clock.now(),
           hint: call.hint,
         });
-        return { body, startedAt, url };
+        return { body, startedAt, url, headers: response.headers };
       } catch (error) {
         const wait = this.#rateLimitWait(error, attempt);
         if (wait === undefined) throw error;
@@ -316,4 +323,22 @@ export class Api {
       allowHttp: this.#allowHttp,
     });
   }
+  /**
+   * Sends `request` and returns its whole answer, unread as Matrix answers
+   * are, with when it was sent: the transport of chapter 9's OAuth 2.0
+   * endpoints.
+   */
+  readonly exchange = async (
+    request: HttpRequest,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse & { startedAt: number }> => {
+    const startedAt = this.#clock.now();
+    const answer = await send(request, {
+      fetch: this.#fetch,
+      signal,
+      timeoutMs: this.#timeoutMs,
+      allowHttp: this.#allowHttp,
+    });
+    return { ...answer, startedAt };
+  };
 }

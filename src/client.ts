@@ -33,6 +33,9 @@ import {
   type RequestOptions,
   sendRequest,
 } from "./requests.ts";
+import { OAuthLogins } from "./oauth_login.ts";
+import type { AuthMetadata } from "./oauth_server.ts";
+import { MatrixError } from "./errors.ts";
 
 /**
  * Who the access token belongs to, as `whoami()` reports it.
@@ -178,6 +181,7 @@ export class Client {
     });
     this.#followWellKnown = options.followWellKnown ?? true;
     this.#logouts = new Logouts(this.#keeper);
+    this.oauth = new OAuthLogins(this.#keeper, { clock: options.clock });
   }
 
   /**
@@ -648,5 +652,57 @@ export class Client {
    */
   refresh(options: { signal?: AbortSignal } = {}): Promise<void> {
     return this.#keeper.renewNow(options.signal);
+  }
+  /**
+   * The OAuth 2.0 API (chapter 9): its metadata, its two logins, and the
+   * account management page.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * const login = await client.oauth.startDeviceLogin({
+   *   client: { clientUri: "https://example.org/my-bot" },
+   * });
+   * ```
+   */
+  readonly oauth: OAuthLogins;
+  /**
+   * Which login APIs the homeserver offers: the legacy one's flows
+   * (`GET /login`) and the OAuth 2.0 API's metadata, each `undefined` when the
+   * server answers `404 M_UNRECOGNIZED` for it.
+   *
+   * @param options `signal` to cancel the requests.
+   * @throws {MatrixError} For another refusal.
+   * @throws {InvalidResponseError} If an answer breaks the specification.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * const { legacy, oauth } = await client.loginApis();
+   * console.log(oauth ? "OAuth 2.0" : "legacy", legacy?.length ?? 0);
+   * ```
+   */
+  async loginApis(
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ legacy?: LoginFlow[]; oauth?: AuthMetadata }> {
+    const absent = (error: unknown) => {
+      if (
+        error instanceof MatrixError && error.status === 404 &&
+        error.errcode === "M_UNRECOGNIZED"
+      ) return undefined;
+      throw error;
+    };
+    const [legacy, oauth] = await Promise.all([
+      this.loginMethods(options).catch(absent),
+      this.oauth.metadata(options).catch(absent),
+    ]);
+    const apis: { legacy?: LoginFlow[]; oauth?: AuthMetadata } = {};
+    if (legacy !== undefined) apis.legacy = legacy;
+    if (oauth !== undefined) apis.oauth = oauth;
+    return apis;
   }
 }

@@ -17,6 +17,7 @@ import { NotLoggedInError, type StoredSession } from "./session.ts";
 import { MatrixError } from "./errors.ts";
 import { StorageError } from "./storage.ts";
 import { untilAborted } from "./abort.ts";
+import { revokeToken } from "./oauth_tokens.ts";
 
 /**
  * What `logout()` is asked.
@@ -204,6 +205,26 @@ async function logOut(
   if (session === undefined) {
     await forget(keeper, current, "Another program ended the session");
     return alreadyEnded;
+  }
+  if (session.oauth !== undefined) {
+    const url = new URL(session.oauth.revocationEndpoint);
+    if (all) {
+      throw new TypeError(
+        'A session of the OAuth 2.0 API cannot log out every session: the API has no such request. Send the user to the account management page instead: client.oauth.accountManagementUrl({ action: "org.matrix.devices_list" })',
+      );
+    }
+    try {
+      await revokeToken(keeper.api.exchange, session.oauth, {
+        value: session.refreshToken ?? session.accessToken,
+        hint: session.refreshToken === undefined
+          ? "access_token"
+          : "refresh_token",
+      });
+    } catch (error) {
+      throw new LogoutError({ ...ids, all, url }, { cause: error });
+    }
+    await forget(keeper, session, "The server revoked the session");
+    return { ...ids, confirmed: true, all };
   }
   const soft = session.softLoggedOut === true;
   try {

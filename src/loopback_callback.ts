@@ -50,6 +50,15 @@ export interface SsoCallbackListenerOptions {
   signal?: AbortSignal;
   /** The clock the timeout is measured on. Default: the system's. */
   clock?: Clock;
+  /**
+   * Reads what the callback brings: by default, with
+   * {@linkcode readSsoCallback}, the login token. Another sign-in (chapter
+   * 9's OAuth 2.0) gives a reader of its own, which returns its value, and
+   * throws an {@linkcode SsoCallbackError} with the problem `wrong_state` for
+   * a request of another sign-in (answered, then ignored); any other error
+   * ends the wait with it.
+   */
+  read?: (callback: URL, state: string) => string;
 }
 
 /**
@@ -111,7 +120,7 @@ const WRONG_STATE = {
 const NO_TOKEN = {
   title: "Sign-in not completed",
   body:
-    "The homeserver sent no login token. Start the sign-in again from the program.",
+    "The sign-in did not complete: nothing came back to log in with. Start the sign-in again from the program.",
 };
 const NOT_FOUND = {
   title: "Not found",
@@ -186,10 +195,11 @@ export async function listenForSsoCallback(
       }
       let token: string;
       try {
-        token = readSsoCallback(url, state);
+        token = (options.read ?? readSsoCallback)(url, state);
       } catch (error) {
-        if (!(error instanceof SsoCallbackError)) throw error;
-        if (error.problem === "wrong_state") {
+        if (
+          error instanceof SsoCallbackError && error.problem === "wrong_state"
+        ) {
           return answer(response, 400, WRONG_STATE);
         }
         return answer(response, 400, NO_TOKEN, () => settle({ error }));

@@ -41,7 +41,40 @@ export interface StoredSession {
    * `well_known` advice moved the session to another (`homeserver`).
    */
   loginBaseUrl?: string;
+  /**
+   * Set when the session came from the OAuth 2.0 API (chapter 9): where its
+   * tokens are renewed and revoked, and the client they were issued to. A
+   * restored session uses this API, and only this one.
+   */
+  oauth?: OAuthSession;
 }
+/**
+ * How a session of the OAuth 2.0 API renews and revokes its tokens. (A type
+ * rather than an interface, so that it is a `JsonValue` the storage takes.)
+ *
+ * @example
+ * ```ts
+ * import type { OAuthSession } from "@matrixlib/matrixlib";
+ *
+ * function where(session: OAuthSession): string {
+ *   return new URL(session.tokenEndpoint).host;
+ * }
+ * ```
+ */
+export type OAuthSession = {
+  /** The authorisation server's `issuer`. */
+  issuer: string;
+  /** The client ID the tokens were issued to. */
+  clientId: string;
+  /** The token endpoint. */
+  tokenEndpoint: string;
+  /** The revocation endpoint. */
+  revocationEndpoint: string;
+  /** The account management page, if the server has one. */
+  accountManagementUri?: string;
+  /** The actions the account management page takes. */
+  accountManagementActions?: string[];
+};
 
 /**
  * Reads a stored session record.
@@ -87,6 +120,30 @@ export function readStoredSession(
     typeof value.softLoggedOut !== "boolean"
   ) {
     throw bad("softLoggedOut is not a boolean");
+  }
+  if (value.oauth !== undefined) {
+    const oauth = value.oauth;
+    if (typeof oauth !== "object" || oauth === null || Array.isArray(oauth)) {
+      throw bad("oauth is not an object");
+    }
+    for (
+      const key of ["issuer", "clientId", "tokenEndpoint", "revocationEndpoint"]
+    ) {
+      if (typeof oauth[key] !== "string" || oauth[key] === "") {
+        throw bad(`oauth.${key} is not a non-empty string`);
+      }
+    }
+    for (
+      const key of ["tokenEndpoint", "revocationEndpoint", "accountManagementUri"]
+    ) {
+      const url = oauth[key];
+      if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(String(url))) {
+        throw bad(`oauth.${key} is not an http or https URL`);
+      }
+    }
+    if (value.refreshToken === undefined) {
+      throw bad("a session of the OAuth 2.0 API has no refreshToken");
+    }
   }
   return value as unknown as StoredSession;
 }

@@ -23,11 +23,12 @@ import { NotLoggedInError } from "./session.ts";
 import { MatrixError } from "./errors.ts";
 import { untilAborted } from "./abort.ts";
 import { InvalidResponseError } from "./errors.ts";
-import { parseRefreshAnswer } from "./session.ts";
+import { parseRefreshAnswer, type RefreshAnswer } from "./session.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type HttpRequest, readAll } from "./http.ts";
 import { readAnswer } from "./response.ts";
 import { NoRefreshTokenError } from "./session.ts";
+import { OAuthError, refreshWithOAuth } from "./oauth_tokens.ts";
 
 /**
  * The states of a client's session: `"logged_in"`, `"logged_out"`, and
@@ -300,6 +301,11 @@ export class SessionKeeper {
       // The storage error is what the caller needs to hear about.
     }
   }
+  /** The device ID the storage remembers from an earlier session, if any. */
+  async rememberedDeviceId(): Promise<string | undefined> {
+    const stored = await this.#storage.get(DEVICE_KEY);
+    return typeof stored === "string" ? stored : undefined;
+  }
 
   /**
    * Sends `call` with `session`'s access token, to `session`'s own base URL:
@@ -454,6 +460,39 @@ export class SessionKeeper {
       },
     }, signal);
   }
+  /**
+   * Asks `whoami` whose `accessToken` is, sent the one way (`#sendAs`): for a
+   * login whose answer does not say (chapter 9).
+   */
+  async whoIs(
+    accessToken: string,
+    signal?: AbortSignal,
+  ): Promise<{ userId: string; deviceId?: string; url: URL }> {
+    const base = await this.api.resolveBaseUrl(signal);
+    const unknown: StoredSession = {
+      homeserver: base.href,
+      userId: "",
+      deviceId: "",
+      accessToken,
+    };
+    const answer = await this.#sendAs(unknown, {
+      method: "GET",
+      path: this.dialect.paths.whoami,
+      signal,
+    });
+    const { user_id: userId, device_id: deviceId } = answer.body;
+    if (typeof userId !== "string" || userId === "") {
+      throw new InvalidResponseError(
+        { method: "GET", url: answer.url, status: 200 },
+        '"user_id" is not a non-empty string',
+      );
+    }
+    return {
+      userId,
+      deviceId: typeof deviceId === "string" ? deviceId : undefined,
+      url: answer.url,
+    };
+  }
 
   /**
    * Renews the access token of `used`, once however many requests ask at
@@ -488,21 +527,14 @@ export class SessionKeeper {
           return;
         }
         try {
-          const answer = await this.#sendRefresh(stored.refreshToken ?? "");
-          const parsed = parseRefreshAnswer(answer.body);
-          if ("problem" in parsed) {
-            throw new InvalidResponseError(
-              { method: "POST", url: answer.url, status: 200 },
-              parsed.problem,
-            );
-          }
+          const parsed = await this.#renewTokens(stored);
           const next: StoredSession = { ...stored, accessToken: parsed.accessToken };
           if (parsed.refreshToken !== undefined) {
             next.refreshToken = parsed.refreshToken;
           }
           delete next.expiresAt;
           if (parsed.expiresInMs !== undefined) {
-            next.expiresAt = answer.startedAt + parsed.expiresInMs;
+            next.expiresAt = parsed.startedAt + parsed.expiresInMs;
           }
           await this.#storage.set(SESSION_KEY, { ...next });
           this.#hold(next);
@@ -512,6 +544,10 @@ export class SessionKeeper {
             this.#renewal = this.#plan(next.expiresAt, parsed.expiresInMs!);
           }
         } catch (error) {
+          if (error instanceof OAuthError && error.endsSession) {
+            ended = !await this.#end(stored, false, true);
+            if (!ended) return;
+          }
           if (error instanceof MatrixError) {
             if (error.errcode === "M_USER_LOCKED") this.#userLocked = true;
             if (error.errcode === "M_UNKNOWN_TOKEN" || error.errcode === "M_FORBIDDEN") {
@@ -525,6 +561,27 @@ export class SessionKeeper {
     } finally {
       if (!ended) this.#report(ids, renewed ? "renewed" : "failed");
     }
+  }
+  /** Renews `stored`'s tokens: sends its refresh token, reads the answer. */
+  async #renewTokens(
+    stored: StoredSession,
+  ): Promise<RefreshAnswer & { startedAt: number }> {
+    if (stored.oauth !== undefined) {
+      return await refreshWithOAuth(
+        this.api.exchange,
+        stored.oauth,
+        stored.refreshToken ?? "",
+      );
+    }
+    const answer = await this.#sendRefresh(stored.refreshToken ?? "");
+    const parsed = parseRefreshAnswer(answer.body);
+    if ("problem" in parsed) {
+      throw new InvalidResponseError(
+        { method: "POST", url: answer.url, status: 200 },
+        parsed.problem,
+      );
+    }
+    return { ...parsed, startedAt: answer.startedAt };
   }
   /** Sends `POST /refresh`, falling back to v1 on servers without v3. */
   async #sendRefresh(refreshToken: string): Promise<Answer> {

@@ -52,6 +52,9 @@ const LAYER_OF: Record<string, (typeof LAYERS)[number]> = {
   "src/api_path.ts": "primitives",
   "src/requests.ts": "their helpers",
   "src/devices.ts": "on the client",
+  "src/oauth_server.ts": "servers and dialects",
+  "src/oauth_tokens.ts": "servers and dialects",
+  "src/oauth_login.ts": "logins and logouts",
 };
 
 /** The library's entry points: `mod.ts` and the separate modules. */

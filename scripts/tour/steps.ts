@@ -355,4 +355,10 @@ function ssoSessionFile(tour: TourContext): string {
 }
 
 /** Chapters in `lit.json` that have no example for the tour to run yet. */
-export const NO_EXAMPLE_YET: NoExampleYet[] = [];
+export const NO_EXAMPLE_YET: NoExampleYet[] = [
+  {
+    chapter: "chapters/09_oauth.md",
+    reason:
+      "examples/oauth_login.ts waits for the development homeserver's OAuth 2.0 mode",
+  },
+];
