@@ -114,7 +114,9 @@ export type Exchange = (
 export async function postToServer(
   exchange: Exchange,
   url: URL,
-  body: { form: Record<string, string> } | { json: unknown },
+  body:
+    | { form: Record<string, string>; bodyless?: boolean }
+    | { json: unknown },
   signal?: AbortSignal,
 ): Promise<{ body: Record<string, unknown>; startedAt: number }> {
   const request: HttpRequest = "form" in body
@@ -137,6 +139,9 @@ export async function postToServer(
   const described = { method: "POST", url, status: answer.status };
   const parsed = jsonObject(answer);
   if (answer.status >= 200 && answer.status < 300) {
+    if ("bodyless" in body && body.bodyless === true) {
+      return { body: {}, startedAt: answer.startedAt };
+    }
     if ("problem" in parsed) {
       throw new InvalidResponseError(described, parsed.problem);
     }
@@ -269,5 +274,6 @@ export async function revokeToken(
       token_type_hint: token.hint,
       client_id: session.clientId,
     },
+    bodyless: true,
   }, signal);
 }
