@@ -276,7 +276,7 @@ export class Client {
       signal: options.signal,
       hint: (error) =>
         error.status === 404 && error.errcode === "M_UNRECOGNIZED"
-          ? "This homeserver has no login API of this kind; it may offer only OAuth 2.0 login (GET /_matrix/client/v1/auth_metadata), which this library does not support yet"
+          ? "This homeserver has no login API of this kind; it may offer only OAuth 2.0 login (GET /_matrix/client/v1/auth_metadata, chapter 9's client.oauth)"
           : undefined,
     });
     const flows = parseLoginFlows(answer.body);

@@ -52,6 +52,12 @@ export interface LoginFlow {
    * for a new device (`POST /_matrix/client/v1/login/get_token`).
    */
   getLoginToken?: boolean;
+  /**
+   * For `m.login.sso`: `true` when the server says OAuth 2.0 aware clients
+   * should offer this flow and no other (`oauth_aware_preferred`, spec
+   * v1.18, or its unstable name), because it has moved to the OAuth 2.0 API.
+   */
+  oauthAwarePreferred?: boolean;
   /** The flow exactly as the server sent it. */
   raw: Readonly<Record<string, unknown>>;
 }
@@ -89,6 +95,12 @@ function parseFlow(
     const providers = parseProviders(item.identity_providers, where);
     if ("problem" in providers) return providers;
     flow.identityProviders = providers;
+    if (
+      item.oauth_aware_preferred === true ||
+      item["org.matrix.msc3824.delegated_oidc_compatibility"] === true
+    ) {
+      flow.oauthAwarePreferred = true;
+    }
   }
   if (item.type === "m.login.token" && item.get_login_token !== undefined) {
     if (typeof item.get_login_token !== "boolean") {

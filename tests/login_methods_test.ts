@@ -63,6 +63,30 @@ describe("login methods", () => {
     const [flow] = await clientFor(server).loginMethods();
     assert.deepEqual(flow.identityProviders, []);
   });
+  it("marks an SSO flow that OAuth 2.0 aware clients should offer alone", async () => {
+    const server = new FakeServer().on(
+      "GET",
+      loginUrl,
+      json({
+        flows: [
+          { type: "m.login.password" },
+          { type: "m.login.sso", oauth_aware_preferred: true },
+          {
+            type: "m.login.sso",
+            "org.matrix.msc3824.delegated_oidc_compatibility": true,
+          },
+          { type: "m.login.sso", oauth_aware_preferred: "yes" },
+        ],
+      }),
+    );
+    const flows = await clientFor(server).loginMethods();
+    assert.deepEqual(flows.map((f) => f.oauthAwarePreferred), [
+      undefined,
+      true,
+      true,
+      undefined,
+    ]);
+  });
   it("refuses each kind of malformed answer, saying what is wrong", async () => {
     const cases: [unknown, string][] = [
       [{}, '"flows" is missing, not an array'],
