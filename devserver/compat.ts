@@ -19,7 +19,8 @@
  *   "JSON fields are not valid"; a body that is not JSON: `400 M_NOT_JSON`;
  *   another login type: `400 M_UNKNOWN` "Invalid login type". The answer has
  *   `access_token` (`mct_…`), `device_id` (10 letters and digits unless
- *   given), `user_id`, and with `refresh_token: true` a `refresh_token`
+ *   given, and not empty), `user_id`, and with `refresh_token: true` a
+ *   `refresh_token`
  *   (`mcr_…`) and `expires_in_ms` (MAS's `compat_token_ttl`, 5 minutes by
  *   default, `accessTokenLifetimeMs` here); no `well_known` and no
  *   `home_server`. A login as an existing device ends that device's tokens
@@ -42,7 +43,8 @@
  *   true`; with it, every compatibility session of the user ends, and its
  *   OAuth 2.0 sessions stay.
  * - `GET /login/sso/redirect[/{idpId}]?redirectUrl=…`
- *   (`login_sso_redirect.rs`): `303` to `{baseUrl}complete-compat-sso/{id}`,
+ *   (`login_sso_redirect.rs`): `303` to `complete-compat-sso/{id}` (below
+ *   the base URL's path, on the origin the request came to),
  *   passing `action` (or the unstable `org.matrix.msc3824.action`) when it
  *   is `login` or `register`; no `redirectUrl`, or one with a user name or
  *   without a host, is a `400` page. That page (`login_sso_complete.rs`)
@@ -141,6 +143,9 @@ export function createCompat(
     changed,
   } = store;
   const lifetime = settings.accessTokenLifetimeMs;
+  // Redirects and forms keep to the origin the browser came in by: a path,
+  // not the base URL (which may name another host, such as localhost).
+  const base = new URL(settings.baseUrl).pathname;
   const ssoLogins = new Map<string, SsoLogin>();
 
   /**
@@ -279,7 +284,8 @@ export function createCompat(
     else if (body.type === "m.login.token") user = tokenUser(body);
     else throw new MatrixFailure(400, "M_UNKNOWN", "Invalid login type");
 
-    const deviceId = requestedDevice ?? store.randomString(ALNUM, 10);
+    // An empty device_id counts as none (MAS would make a device "").
+    const deviceId = requestedDevice || store.randomString(ALNUM, 10);
     const key = `${user.userId}|${deviceId}`;
     const existingName = devices.get(key)?.displayName;
     tokens.endDevice(user.userId, deviceId);
@@ -493,7 +499,7 @@ export function createCompat(
       "org.matrix.msc3824.action": action,
     })}`;
     return seeOther(
-      `${settings.baseUrl}complete-compat-sso/${login.id}${query}`,
+      `${base}complete-compat-sso/${login.id}${query}`,
     );
   }
 
@@ -534,7 +540,7 @@ export function createCompat(
 ${register}
 ${formError(error)}
 <form method="post" action="${
-        escapeHtml(`${settings.baseUrl}complete-compat-sso/${login.id}`)
+        escapeHtml(`${base}complete-compat-sso/${login.id}`)
       }">
 ${credentialFields(username)}
 <p><button type="submit" name="action" value="continue">Continue</button></p>

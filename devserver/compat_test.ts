@@ -355,7 +355,7 @@ describe("devserver OAuth 2.0 'both': MAS's compatibility layer", () => {
       { anyContentType: true },
     );
     assert.equal(register.status, 303);
-    const page = new URL(register.headers.get("Location")!);
+    const page = new URL(register.headers.get("Location")!, hs.baseUrl);
     assert.match(page.pathname, /^\/complete-compat-sso\/[0-9A-Z]{26}$/);
     assert.equal(page.searchParams.get("action"), "register");
     assert.equal(
@@ -370,7 +370,10 @@ describe("devserver OAuth 2.0 'both': MAS's compatibility layer", () => {
       ssoStart(hs, "https://app.example/cb", "&action=dance"),
       { anyContentType: true },
     );
-    assert.equal(new URL(unknownAction.headers.get("Location")!).search, "");
+    assert.equal(
+      new URL(unknownAction.headers.get("Location")!, hs.baseUrl).search,
+      "",
+    );
     for (
       const target of [
         `${hs.baseUrl}_matrix/client/v3/login/sso/redirect`,

@@ -77,6 +77,9 @@ export function createAccountPage(
   settings: { baseUrl: string; maxBodyBytes: number },
 ): AccountPage {
   const { devices, serverName } = store;
+  // Redirects and forms keep to the origin the browser came in by: a path,
+  // not the base URL (which may name another host, such as localhost).
+  const base = new URL(settings.baseUrl).pathname;
 
   /** What the page is for, in words. */
   function purpose(action: string, deviceId: string): string {
@@ -116,9 +119,7 @@ ${formError(error)}
 ${
         kind === "other"
           ? ""
-          : `<form method="post" action="${
-            escapeHtml(`${settings.baseUrl}account/`)
-          }">
+          : `<form method="post" action="${escapeHtml(`${base}account/`)}">
 <input type="hidden" name="action" value="${escapeHtml(action)}">
 <input type="hidden" name="device_id" value="${escapeHtml(deviceId)}">
 ${credentialFields(username)}

@@ -25,7 +25,8 @@
  *   malformed `code_challenge` (`invalid_request`), and a scope that breaks
  *   the rules of `oauth_scope.ts` (`invalid_scope`, the rules broken in
  *   `error_description`).
- * - Otherwise a `303` to `consent/{id}`: a page naming the client, its
+ * - Otherwise a `303` to `consent/{id}` (below the base URL's path, on the
+ *   origin the request came to, as every page's form): a page naming the client, its
  *   address and the device, with the user name and password, Allow and
  *   Deny. Deny: a `303` to the redirect URI with `error=access_denied` and
  *   `state` (MAS's Cancel link). A wrong password: the form again, `401`.
@@ -200,6 +201,9 @@ export function createAuthorizations(
   settings: { baseUrl: string; maxBodyBytes: number },
 ): Authorizations {
   const { users, clock, serverName } = store;
+  // Redirects and forms keep to the origin the browser came in by: a path,
+  // not the base URL (which may name another host, such as localhost).
+  const base = new URL(settings.baseUrl).pathname;
   const grants = new Map<string, AuthorizationGrant>();
   const byCode = new Map<string, string>();
 
@@ -326,7 +330,7 @@ export function createAuthorizations(
       stage: "pending",
     };
     grants.set(grant.id, grant);
-    return seeOther(`${settings.baseUrl}consent/${grant.id}`);
+    return seeOther(`${base}consent/${grant.id}`);
   }
 
   /** The pending grant with this ID, or the page that says why not. */
@@ -372,9 +376,7 @@ will be sent back to <code>${
         escapeHtml(`${target.protocol}//${target.host}${target.pathname}`)
       }</code>.</p>
 ${formError(error)}
-<form method="post" action="${
-        escapeHtml(`${settings.baseUrl}consent/${grant.id}`)
-      }">
+<form method="post" action="${escapeHtml(`${base}consent/${grant.id}`)}">
 ${credentialFields(username)}
 <p><button type="submit" name="action" value="allow">Allow</button>
 <button type="submit" name="action" value="deny">Deny</button></p>

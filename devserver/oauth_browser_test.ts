@@ -80,6 +80,48 @@ describe("devserver oauth_browser", () => {
     );
   });
 
+  it("keeps to the origin it started from, even when the base URL names another host", async () => {
+    const hs = oauthServer();
+    const clientId = await registerClient(hs);
+    const { challenge } = await pkcePair();
+    const start = authorizationUrl(hs, clientId, challenge);
+    start.host = "127.0.0.1:8008"; // the base URL says localhost:8008
+    const callback = await oauthAuthorize(start, {
+      user: "alice",
+      password: "secret",
+      fetch: fetchOf(hs),
+      deliver: false,
+    });
+    assert.match(callback.code!, /^[A-Za-z0-9]{32}$/);
+  });
+
+  it("returns a native app's private-scheme redirect URI without requesting it", async () => {
+    const hs = oauthServer();
+    const clientId = await registerClient(hs, {
+      redirect_uris: ["example.matrixlib.app:/callback"],
+    });
+    const { challenge } = await pkcePair();
+    let requested = 0;
+    const callback = await oauthAuthorize(
+      authorizationUrl(hs, clientId, challenge, {
+        redirect_uri: "example.matrixlib.app:/callback",
+      }),
+      {
+        user: "alice",
+        password: "secret",
+        fetch: (input, init) => {
+          requested++;
+          return fetchOf(hs)(input, init);
+        },
+      },
+    );
+    assert.equal(requested, 3);
+    assert.equal(callback.url.protocol, "example.matrixlib.app:");
+    assert.equal(callback.url.pathname, "/callback");
+    assert.equal(callback.state, "S1");
+    assert.match(callback.code!, /^[A-Za-z0-9]{32}$/);
+  });
+
   it("denies when told, and returns the redirect URI with error=access_denied", async () => {
     const hs = oauthServer();
     const clientId = await registerClient(hs);

@@ -111,6 +111,9 @@ export function createDeviceGrants(
   settings: { baseUrl: string; maxBodyBytes: number },
 ): DeviceGrants {
   const { clock, serverName } = store;
+  // Redirects and forms keep to the origin the browser came in by: a path,
+  // not the base URL (which may name another host, such as localhost).
+  const base = new URL(settings.baseUrl).pathname;
   const grants = new Map<string, DeviceGrant>();
 
   function prune(): void {
@@ -178,7 +181,7 @@ export function createDeviceGrants(
     if (code !== undefined) {
       const grant = byUserCode(code);
       if (grant !== undefined) {
-        return seeOther(`${settings.baseUrl}device/${grant.id}`);
+        return seeOther(`${base}device/${grant.id}`);
       }
     }
     return htmlResponse(
@@ -192,7 +195,7 @@ ${
             : "This code is not valid, or has expired.",
         )
       }
-<form method="post" action="${escapeHtml(`${settings.baseUrl}link`)}">
+<form method="post" action="${escapeHtml(`${base}link`)}">
 <label>Code <input name="code" autocomplete="one-time-code" value="${
         escapeHtml(code ?? "")
       }"></label>
@@ -264,9 +267,7 @@ ${
         escapeHtml(grant.userCode)
       }</code>. Scope: <code>${escapeHtml(grant.scope.scope)}</code>.</p>
 ${formError(error)}
-<form method="post" action="${
-        escapeHtml(`${settings.baseUrl}device/${grant.id}`)
-      }">
+<form method="post" action="${escapeHtml(`${base}device/${grant.id}`)}">
 ${credentialFields(username)}
 <label><input type="checkbox" name="confirm_device" required> This is my device, and it shows the code above</label>
 <p><button type="submit" name="action" value="consent">Allow</button>

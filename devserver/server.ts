@@ -262,7 +262,9 @@ export interface HomeserverOptions {
   /**
    * Offer single sign-on through the built-in CAS identity provider
    * (`m.login.cas`, `m.login.sso`, the redirect and ticket endpoints, and the
-   * provider itself under `{baseUrl}cas/`). Default: `true`.
+   * provider itself under `{baseUrl}cas/`). Default: `true`. Not used with
+   * `oauth`, which has no CAS (MAS's compatibility layer has its own single
+   * sign-on).
    */
   sso?: boolean;
   /**
