@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { loadSpec, skipUnlessSpec } from "../scripts/spec/schemas.ts";
 import { oauthAuthorize } from "./oauth_browser.ts";
 import {
@@ -1469,5 +1470,94 @@ describe("devserver OAuth 2.0: state", () => {
       /oauth\.sessions\[0\]\.id must be string/,
     );
     assert.equal(createHomeserver().exportState().oauth, undefined);
+  });
+});
+
+describe("devserver OAuth 2.0: hostile requests", () => {
+  it("never answers 5xx, and answers errors in the OAuth shape, to random forms and bodies at every endpoint", async () => {
+    const hs = oauthServer({ oauth: "both" });
+    const login = await oauthLogin(hs);
+    const keys = fc.constantFrom(
+      "grant_type",
+      "code",
+      "redirect_uri",
+      "client_id",
+      "client_secret",
+      "code_verifier",
+      "refresh_token",
+      "device_code",
+      "token",
+      "token_type_hint",
+      "scope",
+      "username",
+      "password",
+      "action",
+      "confirm_device",
+      "x",
+    );
+    const values = fc.oneof(
+      fc.string(),
+      fc.constantFrom(
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        login.clientId,
+        login.accessToken,
+        login.refreshToken,
+        REDIRECT_WITH_PORT,
+        scopeFor("DEVICEID01"),
+      ),
+    );
+    const form = fc.array(fc.tuple(keys, values), { maxLength: 8 });
+    const paths = fc.constantFrom(
+      "/oauth2/token",
+      "/oauth2/revoke",
+      "/oauth2/device",
+      "/oauth2/registration",
+      "/link",
+      "/account/",
+      "/_matrix/client/v3/login",
+      "/_matrix/client/v3/refresh",
+      "/_matrix/client/v3/logout/all",
+    );
+    const oauthPaths = ["/oauth2/token", "/oauth2/revoke", "/oauth2/device"];
+    await fc.assert(
+      fc.asyncProperty(
+        paths,
+        form,
+        fc.constantFrom("form", "json", "raw"),
+        async (path, pairs, kind) => {
+          const headers: Record<string, string> = kind === "form"
+            ? { "Content-Type": "application/x-www-form-urlencoded" }
+            : kind === "json"
+            ? { "Content-Type": "application/json" }
+            : {};
+          const response = await hs.handler(
+            new Request(`${hs.baseUrl}${path.slice(1)}`, {
+              method: "POST",
+              headers,
+              body: kind === "json"
+                ? JSON.stringify(Object.fromEntries(pairs))
+                : new URLSearchParams(pairs).toString(),
+            }),
+          );
+          const text = await response.text();
+          assert.ok(
+            response.status < 500,
+            `${response.status} ${path}: ${text}`,
+          );
+          if (oauthPaths.includes(path)) {
+            // No OAuth answer echoes a token it was given.
+            assert.ok(!text.includes(login.refreshToken), text);
+            if (response.status >= 400) {
+              const error = JSON.parse(text);
+              assert.equal(typeof error.error, "string", text);
+              assert.equal(typeof error.error_description, "string", text);
+            }
+          }
+        },
+      ),
+      { numRuns: 300, seed: 42 },
+    );
   });
 });
