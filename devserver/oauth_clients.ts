@@ -471,6 +471,11 @@ function redirectProblem(
       return "a private-use scheme must be the client_uri's host in reverse";
     }
   }
+  if (LOOPBACK_HOSTS.includes(parsed.host) || parsed.host === "0.0.0.0") {
+    return applicationType === "native"
+      ? "a loopback redirect URI uses http, and no port"
+      : "web clients cannot redirect to a loopback address";
+  }
   if (parsed.scheme !== "https") {
     return applicationType === "native"
       ? "native clients: https on the client_uri's host, a private-use scheme, or http on a loopback address"

@@ -7,7 +7,9 @@
  *   `device_code_grant` in `crates/handlers/src/oauth2/token.rs`): the
  *   device of the device scope is created on the homeserver with the name
  *   "CLIENT on Unknown device" (MAS's `templates/device_name.txt`, CLIENT
- *   being `client_name`, else the client ID), and a pair of tokens issued:
+ *   being `client_name`, else the client ID; MAS names the device from the
+ *   token request's `User-Agent`, and says "Unknown device" when it cannot),
+ *   and a pair of tokens issued:
  *   an access token (`mat_…`) that lives `accessTokenLifetimeMs` (MAS's
  *   `access_token_ttl`, 5 minutes by default) and a refresh token (`mar_…`)
  *   that does not expire. The answer: `access_token`, `refresh_token`,
