@@ -528,55 +528,62 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
 
   /** The legacy API's login, refresh and logout, as Synapse answers them. */
   function legacyLoginRoutes(): Route[] {
-    return [{
-      method: "GET",
-      pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
-      // Synapse's order; it also lists m.login.application_service, which
-      // this server does not implement and so does not offer.
-      run: () => ({
-        flows: [
-          ...(ssoEnabled
-            ? [{ type: "m.login.cas" }, {
-              type: "m.login.sso",
-              identity_providers: [CAS_IDP],
-            }]
-            : []),
-          { type: "m.login.token", get_login_token: true },
-          { type: "m.login.password" },
-        ],
-      }),
-    }, {
-      method: "POST",
-      pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
-      run: async (request) => login(await json(request)),
-    }, {
-      // v1 only, as on Synapse (v3 is a 404).
-      method: "POST",
-      pattern: /^\/_matrix\/client\/v1\/login\/get_token$/,
-      run: (request, url) => getToken(request, url),
-    }, {
-      method: "POST",
-      pattern: /^\/_matrix\/client\/(v1|v3)\/refresh$/,
-      run: async (request) => refresh(await json(request)),
-    }, {
-      method: "POST",
-      pattern: /^\/_matrix\/client\/(r0|v3)\/logout$/,
-      run: (request, url) => {
-        const token = authenticate(request, url, true);
-        endDevice(token.userId, token.deviceId);
-        return {};
+    return [
+      {
+        method: "GET",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
+        // Synapse's order; it also lists m.login.application_service, which
+        // this server does not implement and so does not offer.
+        run: () => ({
+          flows: [
+            ...(ssoEnabled
+              ? [{ type: "m.login.cas" }, {
+                type: "m.login.sso",
+                identity_providers: [CAS_IDP],
+              }]
+              : []),
+            { type: "m.login.token", get_login_token: true },
+            { type: "m.login.password" },
+          ],
+        }),
       },
-    }, {
-      method: "POST",
-      pattern: /^\/_matrix\/client\/(r0|v3)\/logout\/all$/,
-      run: (request, url) => {
-        const { userId } = authenticate(request, url, true);
-        for (const device of [...devices.values()]) {
-          if (device.userId === userId) endDevice(userId, device.deviceId);
-        }
-        return {};
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
+        run: async (request) => login(await json(request)),
       },
-    }];
+      {
+        // v1 only, as on Synapse (v3 is a 404).
+        method: "POST",
+        pattern: /^\/_matrix\/client\/v1\/login\/get_token$/,
+        run: (request, url) => getToken(request, url),
+      },
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(v1|v3)\/refresh$/,
+        run: async (request) => refresh(await json(request)),
+      },
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/logout$/,
+        run: (request, url) => {
+          const token = authenticate(request, url, true);
+          endDevice(token.userId, token.deviceId);
+          return {};
+        },
+      },
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/logout\/all$/,
+        run: (request, url) => {
+          const { userId } = authenticate(request, url, true);
+          for (const device of [...devices.values()]) {
+            if (device.userId === userId) endDevice(userId, device.deviceId);
+          }
+          return {};
+        },
+      },
+    ];
   }
 
   /** Device management (devices.ts). */
