@@ -8,7 +8,9 @@
  * ```
  *
  * With `--citadel` it speaks Thales Citadel's dialect (`devserver/citadel.ts`)
- * and prints the URL of its portal.
+ * and prints the URL of its portal. With `--oauth` (or `--oauth both`) it
+ * serves the OAuth 2.0 API as matrix-authentication-service does
+ * (`devserver/oauth.ts`), and prints where its metadata is.
  *
  * It prints its URL and its users (never their passwords), then one line per
  * request: method, path, status and Matrix error code, and a note when the
@@ -35,7 +37,9 @@ const HELP = `Usage: deno run --allow-net devserver/main.ts [options]
 A development Matrix homeserver on this computer: password login, refresh
 tokens, logout, whoami, device management, login tokens (get_token) and
 single sign-on through a built-in CAS identity provider at {base URL}cas/login.
-It answers as Synapse does. State is kept in memory unless --state is given.
+It answers as Synapse does; with --oauth, its OAuth 2.0 API answers as
+matrix-authentication-service does. State is kept in memory unless --state
+is given.
 
 Users:
   --user LOCALPART:PASSWORD    a user (repeatable; everything after the first
@@ -62,6 +66,18 @@ Tokens:
                                parameter (deprecated; Synapse and, by
                                default, this server accept them), to rehearse
                                a specification version without it
+
+OAuth 2.0 (as matrix-authentication-service answers, as on matrix.org):
+  --oauth [both]               serve the OAuth 2.0 API: server metadata at
+                               {base URL}_matrix/client/v1/auth_metadata,
+                               client registration, authorisation code with
+                               PKCE, device authorisation, refresh, revocation,
+                               an account page; the legacy login API answers
+                               404 M_UNRECOGNIZED. With "both", MAS's
+                               compatibility layer serves the legacy login API
+                               too. Access tokens live 300000 ms unless
+                               --access-token-lifetime says otherwise. Sign in
+                               without a browser with devserver/oauth_browser.ts
 
 Single sign-on:
   --no-sso                     offer no SSO or CAS login
@@ -114,10 +130,23 @@ function integer(name: string, value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/**
+ * The arguments, with a bare `--oauth` (last, or before another option)
+ * read as `--oauth=only`: parseArgs wants a value for a string option.
+ */
+function withOAuthDefault(args: string[]): string[] {
+  return args.map((arg, i) =>
+    arg === "--oauth" &&
+      (i === args.length - 1 || args[i + 1].startsWith("-"))
+      ? "--oauth=only"
+      : arg
+  );
+}
+
 let parsed;
 try {
   parsed = parseArgs({
-    args: process.argv.slice(2),
+    args: withOAuthDefault(process.argv.slice(2)),
     options: {
       port: { type: "string" },
       host: { type: "string" },
@@ -139,6 +168,7 @@ try {
       "rate-limit": { type: "boolean" },
       "no-query-token": { type: "boolean" },
       citadel: { type: "boolean" },
+      oauth: { type: "string" },
       seed: { type: "string" },
       help: { type: "boolean" },
     },
@@ -213,6 +243,13 @@ function save(): void {
 }
 
 const citadel = values.citadel === true;
+const oauth = values.oauth;
+if (oauth !== undefined && oauth !== "only" && oauth !== "both") {
+  fail(`--oauth takes nothing or "both", not ${oauth}`);
+}
+if (oauth !== undefined && citadel) {
+  fail("--oauth and --citadel do not go together");
+}
 if (citadel) {
   // Citadel logs in by email only: every user gets an address to log in with.
   for (const user of users) {
@@ -249,6 +286,7 @@ const options: HomeserverOptions = {
   ),
   rateLimit: values["rate-limit"] === true,
   accessTokenInQuery: values["no-query-token"] !== true,
+  oauth,
   seed: integer("seed", values.seed),
   sso: values["no-sso"] !== true,
   loginTokenLifetimeMs: integer(
@@ -316,6 +354,20 @@ if (citadelServer !== undefined) {
   console.log(
     `Access tokens expire after ${citadelServer.accessTokenLifetimeMs} ms; at most ${citadelServer.maxDevices} devices per account`,
   );
+} else if (oauth !== undefined) {
+  console.log(
+    `OAuth 2.0 API, as matrix-authentication-service: metadata at ${homeserver.baseUrl}_matrix/client/v1/auth_metadata`,
+  );
+  console.log(
+    oauth === "both"
+      ? "Legacy login API: MAS's compatibility layer (password, single sign-on, login token)"
+      : "Legacy login API: off (404 M_UNRECOGNIZED)",
+  );
+  console.log(
+    `Access tokens expire after ${
+      options.accessTokenLifetimeMs ?? 300_000
+    } ms (with refresh tokens)`,
+  );
 } else if (options.accessTokenLifetimeMs !== undefined) {
   console.log(
     `Access tokens expire after ${options.accessTokenLifetimeMs} ms (with refresh tokens)`,
@@ -329,7 +381,7 @@ if (options.accessTokenInQuery === false) {
     "Access tokens in the query string are refused (--no-query-token)",
   );
 }
-if (options.sso) {
+if (options.sso && oauth === undefined) {
   console.log(
     `Single sign-on: CAS login page at ${homeserver.baseUrl}cas/login` +
       (options.casAutoApprove ? " (auto-approving ?user=)" : ""),

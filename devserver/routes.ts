@@ -2,12 +2,15 @@
  * Routing of the development homeserver: a {@linkcode Route} (a method, a
  * path pattern, and what answers it), and {@linkcode respond}, which finds a
  * request's route (its path taken below the base URL's path) and turns
- * whatever goes wrong into the Matrix error answer, with the request's
- * {@linkcode RequestLogEntry}. The route table itself is in `server.ts`.
+ * whatever goes wrong into the Matrix error answer (or, for the OAuth 2.0
+ * endpoints, the OAuth 2.0 one: `{error, error_description}`), with the
+ * request's {@linkcode RequestLogEntry}. The route table itself is in
+ * `server.ts`.
  *
  * @module
  */
 import { CORS, jsonResponse, MatrixFailure } from "./http.ts";
+import { OAuthFailure } from "./oauth_http.ts";
 
 /** One answered request, without secrets: no tokens, no passwords, no query. */
 export interface RequestLogEntry {
@@ -15,7 +18,10 @@ export interface RequestLogEntry {
   /** The URL path, without the query string. */
   path: string;
   status: number;
-  /** The Matrix error code, when the answer was an error. */
+  /**
+   * The Matrix error code, when the answer was an error; for an OAuth 2.0
+   * endpoint, its `error` (such as `invalid_grant`).
+   */
   errcode?: string;
   /**
    * `true` when the query string carried an `access_token` parameter (the
@@ -66,9 +72,9 @@ async function answer(
 }
 
 /**
- * Answers one request by its route; never throws: a `MatrixFailure` (or any
- * other error, as `500 M_UNKNOWN`) becomes its JSON answer. Returns the
- * answer and the request's log entry.
+ * Answers one request by its route; never throws: a `MatrixFailure` or an
+ * `OAuthFailure` (or any other error, as `500 M_UNKNOWN`) becomes its JSON
+ * answer. Returns the answer and the request's log entry.
  */
 export async function respond(
   routes: Route[],
@@ -91,6 +97,15 @@ export async function respond(
   try {
     response = await answer(routes, basePath, request, url);
   } catch (error) {
+    if (error instanceof OAuthFailure) {
+      response = jsonResponse(error.status, {
+        error: error.error,
+        error_description: error.description,
+      }, error.headers);
+      entry.errcode = error.error;
+      entry.status = response.status;
+      return { response, entry };
+    }
     const failure = error instanceof MatrixFailure ? error : new MatrixFailure(
       500,
       "M_UNKNOWN",

@@ -108,6 +108,41 @@
  *
  * `citadel.ts` wraps this server to speak Thales Citadel's dialect.
  *
+ * With `oauth` (`"only"` or `"both"`), the server speaks the OAuth 2.0 API
+ * of spec v1.15 to v1.19 as matrix-authentication-service (MAS) answers it
+ * behind Synapse, as on matrix.org; each behaviour, with the MAS or Synapse
+ * source it follows, is in the module comment of its file, and checked by
+ * `oauth_test.ts`, `oauth_device_test.ts` or `compat_test.ts`:
+ *
+ * - `oauth.ts`: the server metadata (`GET /_matrix/client/v1/auth_metadata`
+ *   and the unstable MSC2965 path, with Synapse's `Cache-Control`) and the
+ *   token endpoint (`{baseUrl}oauth2/token`);
+ * - `oauth_clients.ts`: dynamic client registration
+ *   (`{baseUrl}oauth2/registration`) with MAS's policy on URIs;
+ * - `oauth_authorize.ts`: the authorisation code grant with PKCE S256
+ *   (`{baseUrl}authorize`, a login and consent page at
+ *   `{baseUrl}consent/{id}`);
+ * - `oauth_device.ts`: the device authorisation grant
+ *   (`{baseUrl}oauth2/device`, the verification page `{baseUrl}link`);
+ * - `oauth_sessions.ts`: sessions, refresh (a lost answer may be retried
+ *   while the new pair is unused) and revocation (`{baseUrl}oauth2/revoke`,
+ *   ending the session and its device);
+ * - `oauth_account.ts`: the account management page (`{baseUrl}account/`);
+ * - `compat.ts`: MAS's compatibility layer: `/logout` and `/logout/all` in
+ *   both modes (an OAuth 2.0 token is `401 M_UNKNOWN_TOKEN` there), and with
+ *   `"both"` `/login`, `/refresh` and single sign-on.
+ *
+ * In these modes the legacy login API of Synapse is gone (`"only"`: `404
+ * M_UNRECOGNIZED` for `/login`, `/refresh`, `get_token`, the SSO and CAS
+ * redirects, as the specification says a server without it SHOULD answer);
+ * a token that is unknown, revoked or expired is `401 M_UNKNOWN_TOKEN`
+ * "Token is not active" with `soft_logout: false`, as Synapse answers
+ * after asking MAS (`synapse/api/auth/mas.py`); `DELETE /devices/{id}` and
+ * `POST /delete_devices` are `404 M_UNRECOGNIZED` and `m.get_login_token` is
+ * disabled, as in Synapse with delegated authentication; `/versions` keeps
+ * Synapse's list (up to `v1.12`), as matrix.org's does, so a client must
+ * not wait for `v1.15` before it looks for the metadata.
+ *
  * Not imitated: Synapse's redirect of SSO requests that arrive under
  * another host name to its `public_baseurl`; the `m.login.sso` stage of
  * user-interactive authentication (listed for users who signed in through
@@ -128,7 +163,8 @@
  * option and `onChange` let a caller keep it in a file (`state_file.ts`).
  *
  * The code is split along the server's parts: `store.ts` holds users,
- * devices and tokens (saved and read back in the format of `state.ts`),
+ * devices, tokens and OAuth 2.0 clients and sessions (saved and read back in
+ * the format of `state.ts`),
  * `tokens.ts` issues and checks tokens (and notes when devices are seen),
  * `login.ts`, `refresh.ts`, `devices.ts` and `uia.ts` (user-interactive
  * authentication, and `get_token`) answer their endpoints,
@@ -142,9 +178,11 @@
  */
 
 import { type CasAccount, createCasProvider } from "./cas.ts";
+import { createCompat } from "./compat.ts";
 import { createDevices } from "./devices.ts";
-import { readJsonObject, withSlash } from "./http.ts";
+import { MatrixFailure, readJsonObject, withSlash } from "./http.ts";
 import { createLogin } from "./login.ts";
+import { createOAuth } from "./oauth.ts";
 import { createRateLimits, type RateLimitSettings } from "./rate_limits.ts";
 import { createRefresh } from "./refresh.ts";
 import { type RequestLogEntry, respond, type Route } from "./routes.ts";
@@ -177,7 +215,10 @@ export interface HomeserverOptions {
   /**
    * How long an access token lives, for clients that ask for a refresh token
    * (`refresh_token: true`). Default: `undefined`, meaning no refresh tokens
-   * are issued and tokens never expire (Synapse's default).
+   * are issued and tokens never expire (Synapse's default). With `oauth`,
+   * how long OAuth 2.0 access tokens and refreshable compatibility tokens
+   * live: by default 300 000 ms, MAS's `access_token_ttl` and
+   * `compat_token_ttl`.
    */
   accessTokenLifetimeMs?: number;
   /**
@@ -195,6 +236,17 @@ export interface HomeserverOptions {
   accessTokenInQuery?: boolean;
   /** Limit failed logins per user: `true` for Synapse's defaults. Off by default. */
   rateLimit?: boolean | RateLimitSettings;
+  /**
+   * Serve the OAuth 2.0 API as matrix-authentication-service (MAS) serves it
+   * behind Synapse, as on matrix.org. `"only"`: the OAuth 2.0 API alone; the
+   * legacy login API (`/login`, `/refresh`, `get_token`, single sign-on)
+   * answers `404 M_UNRECOGNIZED`, as the specification says a server
+   * without it SHOULD. `"both"`: MAS's compatibility layer besides
+   * (`compat.ts`), with its login types and its tokens. Access tokens then
+   * live `accessTokenLifetimeMs`, by default 300 000 (MAS's five minutes).
+   * Default: off, the legacy API as Synapse answers it.
+   */
+  oauth?: "only" | "both";
   /** Where the time comes from (ms since the epoch). Default: `Date.now`. */
   clock?: () => number;
   /**
@@ -210,7 +262,9 @@ export interface HomeserverOptions {
   /**
    * Offer single sign-on through the built-in CAS identity provider
    * (`m.login.cas`, `m.login.sso`, the redirect and ticket endpoints, and the
-   * provider itself under `{baseUrl}cas/`). Default: `true`.
+   * provider itself under `{baseUrl}cas/`). Default: `true`. Not used with
+   * `oauth`, which has no CAS (MAS's compatibility layer has its own single
+   * sign-on).
    */
   sso?: boolean;
   /**
@@ -353,7 +407,7 @@ const VERSIONS = [
  * `org.matrix.msc4140.delayed_events` and unstable room versions are left
  * out.
  */
-const CAPABILITIES = {
+const CAPABILITIES: Record<string, unknown> = {
   "m.room_versions": {
     default: "11",
     available: Object.fromEntries(
@@ -377,6 +431,10 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const ssoEnabled = options.sso ?? true;
   const getTokenLifetime = options.getTokenLifetimeMs ?? 300_000;
+  const oauthMode = options.oauth;
+  if (oauthMode !== undefined && oauthMode !== "only" && oauthMode !== "both") {
+    throw new TypeError(`oauth must be "only" or "both", not ${oauthMode}`);
+  }
   const log: RequestLogEntry[] = [];
 
   // Users, devices and tokens (store.ts), token issuing and checking
@@ -409,6 +467,26 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
     options,
   );
 
+  // The OAuth 2.0 API and MAS's compatibility layer (oauth.ts, compat.ts).
+  const oauthLifetime = options.accessTokenLifetimeMs ?? 300_000;
+  const oauthRoutes: Route[] = oauthMode === undefined ? [] : [
+    ...createOAuth(store, tokens, {
+      baseUrl,
+      maxBodyBytes,
+      accessTokenLifetimeMs: oauthLifetime,
+    }).routes,
+    ...createCompat(store, tokens, {
+      mode: oauthMode,
+      baseUrl,
+      maxBodyBytes,
+      accessTokenLifetimeMs: oauthLifetime,
+    }),
+  ];
+  // Synapse, with MAS: login_via_existing_session is off, get_token absent.
+  const capabilities = oauthMode === undefined
+    ? CAPABILITIES
+    : { ...CAPABILITIES, "m.get_login_token": { enabled: false } };
+
   // ---- routing ----
 
   const json = (request: Request) => readJsonObject(request, maxBodyBytes);
@@ -423,60 +501,7 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       pattern: /^\/_matrix\/client\/versions$/,
       run: () => ({ versions: VERSIONS, unstable_features: {} }),
     },
-    {
-      method: "GET",
-      pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
-      // Synapse's order; it also lists m.login.application_service, which
-      // this server does not implement and so does not offer.
-      run: () => ({
-        flows: [
-          ...(ssoEnabled
-            ? [{ type: "m.login.cas" }, {
-              type: "m.login.sso",
-              identity_providers: [CAS_IDP],
-            }]
-            : []),
-          { type: "m.login.token", get_login_token: true },
-          { type: "m.login.password" },
-        ],
-      }),
-    },
-    {
-      method: "POST",
-      pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
-      run: async (request) => login(await json(request)),
-    },
-    {
-      // v1 only, as on Synapse (v3 is a 404).
-      method: "POST",
-      pattern: /^\/_matrix\/client\/v1\/login\/get_token$/,
-      run: (request, url) => getToken(request, url),
-    },
-    {
-      method: "POST",
-      pattern: /^\/_matrix\/client\/(v1|v3)\/refresh$/,
-      run: async (request) => refresh(await json(request)),
-    },
-    {
-      method: "POST",
-      pattern: /^\/_matrix\/client\/(r0|v3)\/logout$/,
-      run: (request, url) => {
-        const token = authenticate(request, url, true);
-        endDevice(token.userId, token.deviceId);
-        return {};
-      },
-    },
-    {
-      method: "POST",
-      pattern: /^\/_matrix\/client\/(r0|v3)\/logout\/all$/,
-      run: (request, url) => {
-        const { userId } = authenticate(request, url, true);
-        for (const device of [...devices.values()]) {
-          if (device.userId === userId) endDevice(userId, device.deviceId);
-        }
-        return {};
-      },
-    },
+    ...(oauthMode === undefined ? legacyLoginRoutes() : oauthRoutes),
     {
       method: "GET",
       pattern: /^\/_matrix\/client\/(r0|v3)\/account\/whoami$/,
@@ -494,12 +519,72 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       pattern: /^\/_matrix\/client\/(r0|v3)\/capabilities$/,
       run: (request, url) => {
         authenticate(request, url);
-        return { capabilities: CAPABILITIES };
+        return { capabilities };
       },
     },
     ...deviceRoutesOf(),
-    ...(ssoEnabled ? ssoRoutes() : []),
+    ...(ssoEnabled && oauthMode === undefined ? ssoRoutes() : []),
   ];
+
+  /** The legacy API's login, refresh and logout, as Synapse answers them. */
+  function legacyLoginRoutes(): Route[] {
+    return [
+      {
+        method: "GET",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
+        // Synapse's order; it also lists m.login.application_service, which
+        // this server does not implement and so does not offer.
+        run: () => ({
+          flows: [
+            ...(ssoEnabled
+              ? [{ type: "m.login.cas" }, {
+                type: "m.login.sso",
+                identity_providers: [CAS_IDP],
+              }]
+              : []),
+            { type: "m.login.token", get_login_token: true },
+            { type: "m.login.password" },
+          ],
+        }),
+      },
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/login$/,
+        run: async (request) => login(await json(request)),
+      },
+      {
+        // v1 only, as on Synapse (v3 is a 404).
+        method: "POST",
+        pattern: /^\/_matrix\/client\/v1\/login\/get_token$/,
+        run: (request, url) => getToken(request, url),
+      },
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(v1|v3)\/refresh$/,
+        run: async (request) => refresh(await json(request)),
+      },
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/logout$/,
+        run: (request, url) => {
+          const token = authenticate(request, url, true);
+          endDevice(token.userId, token.deviceId);
+          return {};
+        },
+      },
+      {
+        method: "POST",
+        pattern: /^\/_matrix\/client\/(r0|v3)\/logout\/all$/,
+        run: (request, url) => {
+          const { userId } = authenticate(request, url, true);
+          for (const device of [...devices.values()]) {
+            if (device.userId === userId) endDevice(userId, device.deviceId);
+          }
+          return {};
+        },
+      },
+    ];
+  }
 
   /** Device management (devices.ts). */
   function deviceRoutesOf(): Route[] {
@@ -533,14 +618,26 @@ export function createHomeserver(options: HomeserverOptions = {}): Homeserver {
       {
         method: "DELETE",
         pattern: one,
-        run: (request, url, match) =>
-          deviceRoutes.remove(request, url, idOf(match)),
+        run: (request, url, match) => {
+          // Synapse with delegated auth (rest/client/devices.py): no device
+          // deletion; the account management URL does it.
+          if (oauthMode !== undefined) {
+            throw new MatrixFailure(
+              404,
+              "M_UNRECOGNIZED",
+              "Unrecognized request",
+            );
+          }
+          return deviceRoutes.remove(request, url, idOf(match));
+        },
       },
-      {
+      // Not registered by Synapse with delegated auth: 404 M_UNRECOGNIZED.
+      ...(oauthMode !== undefined ? [] : [{
         method: "POST",
         pattern: /^\/_matrix\/client\/(r0|v3)\/delete_devices$/,
-        run: (request, url) => deviceRoutes.removeMany(request, url),
-      },
+        run: (request: Request, url: URL) =>
+          deviceRoutes.removeMany(request, url),
+      }]),
     ];
   }
 

@@ -12,9 +12,12 @@ import { isObject } from "./http.ts";
  * What survives a restart: users, devices (with their display names and
  * when and from where they were last seen), access, refresh and login tokens
  * (and the random generator's position, so that a seeded server does not
- * hand out the same tokens again). CAS tickets and user-interactive
- * authentication sessions are short-lived and not kept. It holds secrets:
- * store it where only its owner can read it.
+ * hand out the same tokens again), and in the OAuth 2.0 modes the registered
+ * clients, their sessions and refresh tokens (`oauth`, absent when there are
+ * none). CAS tickets, user-interactive authentication sessions,
+ * authorisation codes, device codes and single sign-on logins are
+ * short-lived and not kept. It holds secrets: store it where only its owner
+ * can read it.
  */
 export interface HomeserverState {
   format: "matrixlib-devserver-state";
@@ -34,6 +37,8 @@ export interface HomeserverState {
     expiresAt?: number;
     refreshToken?: string;
     used: boolean;
+    kind?: "oauth" | "compat";
+    sessionId?: string;
   }[];
   refreshTokens: {
     token: string;
@@ -43,8 +48,38 @@ export interface HomeserverState {
     accessToken: string;
     next?: string;
     refreshed: boolean;
+    kind?: "compat";
   }[];
   loginTokens: { token: string; userId: string; expiresAt: number }[];
+  /** OAuth 2.0 clients, sessions and refresh tokens, when there are any. */
+  oauth?: {
+    clients: {
+      clientId: string;
+      digest: string;
+      applicationType?: "web" | "native";
+      redirectUris: string[];
+      grantTypes: string[];
+      clientUri: string;
+      clientName?: string;
+      logoUri?: string;
+      policyUri?: string;
+      tosUri?: string;
+    }[];
+    sessions: {
+      id: string;
+      clientId: string;
+      userId: string;
+      deviceId: string;
+      scope: string;
+    }[];
+    refreshTokens: {
+      token: string;
+      sessionId: string;
+      accessToken: string;
+      consumed: boolean;
+      next?: string;
+    }[];
+  };
   /** The seeded random generator's position, when there is a seed. */
   random?: number;
 }
@@ -83,11 +118,16 @@ export function checkState(state: unknown): asserts state is HomeserverState {
   }
   const s = state as Record<string, unknown>;
   if (s.version !== 1) fail(`version ${JSON.stringify(s.version)}, expected 1`);
-  const list = (key: string, fields: Record<string, string>) => {
-    const value = s[key];
-    if (!Array.isArray(value)) fail(`${key} must be an array`);
+  const list = (
+    key: string,
+    fields: Record<string, string>,
+    from: Record<string, unknown> = s,
+  ) => {
+    const value = from[key];
+    const name = from === s ? key : `oauth.${key}`;
+    if (!Array.isArray(value)) fail(`${name} must be an array`);
     (value as unknown[]).forEach((item, i) => {
-      if (!isObject(item)) fail(`${key}[${i}] must be an object`);
+      if (!isObject(item)) fail(`${name}[${i}] must be an object`);
       for (const [field, type] of Object.entries(fields)) {
         const optional = type.endsWith("?");
         const v = (item as Record<string, unknown>)[field];
@@ -96,7 +136,7 @@ export function checkState(state: unknown): asserts state is HomeserverState {
         const ok = want === "string[]"
           ? Array.isArray(v) && v.every((x) => typeof x === "string")
           : kindOf(v) === want;
-        if (!ok) fail(`${key}[${i}].${field} must be ${want}`);
+        if (!ok) fail(`${name}[${i}].${field} must be ${want}`);
       }
     });
   };
@@ -120,6 +160,8 @@ export function checkState(state: unknown): asserts state is HomeserverState {
     expiresAt: "number?",
     refreshToken: "string?",
     used: "boolean",
+    kind: "string?",
+    sessionId: "string?",
   });
   list("refreshTokens", {
     token: "string",
@@ -128,12 +170,42 @@ export function checkState(state: unknown): asserts state is HomeserverState {
     accessToken: "string",
     next: "string?",
     refreshed: "boolean",
+    kind: "string?",
   });
   list("loginTokens", {
     token: "string",
     userId: "string",
     expiresAt: "number",
   });
+  if (s.oauth !== undefined) {
+    if (!isObject(s.oauth)) fail("oauth must be an object");
+    const oauth = s.oauth as Record<string, unknown>;
+    list("clients", {
+      clientId: "string",
+      digest: "string",
+      applicationType: "string?",
+      redirectUris: "string[]",
+      grantTypes: "string[]",
+      clientUri: "string",
+      clientName: "string?",
+      logoUri: "string?",
+      policyUri: "string?",
+      tosUri: "string?",
+    }, oauth);
+    list("sessions", {
+      id: "string",
+      clientId: "string",
+      ...owner,
+      scope: "string",
+    }, oauth);
+    list("refreshTokens", {
+      token: "string",
+      sessionId: "string",
+      accessToken: "string",
+      consumed: "boolean",
+      next: "string?",
+    }, oauth);
+  }
   if (s.random !== undefined && typeof s.random !== "number") {
     fail("random must be a number");
   }

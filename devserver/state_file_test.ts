@@ -299,6 +299,70 @@ describe("devserver main.ts", () => {
     }
   });
 
+  it("serves the OAuth 2.0 API with --oauth (bare, before another option, or 'both'), saying where its metadata is, and refuses another value", async () => {
+    for (
+      const [args, login] of [[["--oauth"], 404], [
+        ["--oauth", "both"],
+        200,
+      ]] as const
+    ) {
+      const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (probe.addr as Deno.NetAddr).port;
+      probe.close();
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          MAIN,
+          ...args,
+          "--port",
+          String(port),
+          "--host",
+          "127.0.0.1",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const lines = child.stdout.pipeThrough(new TextDecoderStream())
+        .getReader();
+      let printed = "";
+      try {
+        while (!/Ctrl\+C stops it\./.test(printed)) {
+          const { done, value } = await lines.read();
+          if (done) throw new Error(`the server stopped: ${printed}`);
+          printed += value;
+        }
+        assert.match(
+          printed,
+          new RegExp(
+            `metadata at http://localhost:${port}/_matrix/client/v1/auth_metadata`,
+          ),
+        );
+        const base = `http://127.0.0.1:${port}/_matrix/client`;
+        const metadata = await fetch(`${base}/v1/auth_metadata`);
+        assert.equal(metadata.status, 200);
+        assert.equal(
+          (await metadata.json()).token_endpoint,
+          `http://localhost:${port}/oauth2/token`,
+        );
+        const flows = await fetch(`${base}/v3/login`);
+        await flows.body?.cancel();
+        assert.equal(flows.status, login);
+      } finally {
+        child.kill("SIGTERM");
+        await child.status;
+        await lines.cancel().catch(() => {});
+        await child.stderr.cancel();
+      }
+    }
+    const wrong = await run(["--oauth", "sometimes"]);
+    assert.equal(wrong.code, 2);
+    assert.match(
+      wrong.stderr,
+      /--oauth takes nothing or "both", not sometimes/,
+    );
+  });
+
   it("names the user an --email is for when that user is not given", async () => {
     const { code, stderr } = await run(["--email", "bob=bob@example.org"]);
     assert.equal(code, 2);

@@ -1,6 +1,7 @@
 /**
  * The development homeserver's store: its users, devices and access, refresh
- * and login tokens, in memory ({@linkcode createStore}); the random source
+ * and login tokens, and in its OAuth 2.0 modes the registered clients and
+ * their sessions, in memory ({@linkcode createStore}); the random source
  * its tokens and IDs come from (seeded, for reproducible transcripts, or
  * from `crypto`); reading a saved {@linkcode HomeserverState} in and writing
  * one out; and the note of changes that `onChange` reports once a request is
@@ -58,6 +59,13 @@ export interface Device {
   lastSeenIp?: string;
 }
 
+/**
+ * Who issued a token: absent for the legacy API as Synapse answers it,
+ * `"oauth"` for the OAuth 2.0 API and `"compat"` for the compatibility
+ * layer of matrix-authentication-service (MAS), in the OAuth 2.0 modes.
+ */
+export type TokenKind = "oauth" | "compat";
+
 /** An access token, and the device it belongs to. */
 export interface AccessToken {
   token: string;
@@ -68,6 +76,10 @@ export interface AccessToken {
   refreshToken?: string;
   /** Whether it has authenticated a request. */
   used: boolean;
+  /** Absent for a legacy token. */
+  kind?: TokenKind;
+  /** The OAuth 2.0 session it belongs to (`kind: "oauth"`). */
+  sessionId?: string;
 }
 
 /** A refresh token, and the access token issued with it. */
@@ -82,6 +94,57 @@ export interface RefreshToken {
   next?: string;
   /** Whether it has been used to refresh. */
   refreshed: boolean;
+  /** `"compat"` for MAS's compatibility layer; absent for the legacy API. */
+  kind?: "compat";
+}
+
+/**
+ * A client registered through OAuth 2.0 dynamic client registration
+ * (`oauth_clients.ts`): a public client (`token_endpoint_auth_method:
+ * none`), as MAS stores one.
+ */
+export interface OAuthClient {
+  clientId: string;
+  /** The digest of its metadata: the same metadata gives the same client. */
+  digest: string;
+  applicationType?: "web" | "native";
+  redirectUris: string[];
+  grantTypes: string[];
+  clientUri: string;
+  clientName?: string;
+  logoUri?: string;
+  policyUri?: string;
+  tosUri?: string;
+}
+
+/**
+ * An OAuth 2.0 session: a user's authorisation of a client for a scope,
+ * with the device of its device scope; its tokens are in `accessTokens`
+ * (`kind: "oauth"`) and `oauthRefreshTokens`. A finished session is removed.
+ */
+export interface OAuthSession {
+  id: string;
+  clientId: string;
+  userId: string;
+  deviceId: string;
+  /** The scope, its tokens sorted and space-separated, as MAS keeps it. */
+  scope: string;
+}
+
+/**
+ * An OAuth 2.0 refresh token. Refreshing consumes it and records the pair
+ * it gave (`next`), so that a lost answer can be retried (MAS's
+ * `refresh_token_grant`).
+ */
+export interface OAuthRefreshToken {
+  token: string;
+  sessionId: string;
+  /** The access token issued with it. */
+  accessToken: string;
+  /** Whether it has been used to refresh. */
+  consumed: boolean;
+  /** The refresh token its last refresh gave. */
+  next?: string;
 }
 
 /** A single-use token for `m.login.token`. */
@@ -171,6 +234,12 @@ export interface Store {
   readonly refreshTokens: Map<string, RefreshToken>;
   /** The login tokens, by token. */
   readonly loginTokens: Map<string, LoginToken>;
+  /** The OAuth 2.0 clients, by client ID. */
+  readonly oauthClients: Map<string, OAuthClient>;
+  /** The OAuth 2.0 sessions, by ID. */
+  readonly oauthSessions: Map<string, OAuthSession>;
+  /** The OAuth 2.0 refresh tokens, by token. */
+  readonly oauthRefreshTokens: Map<string, OAuthRefreshToken>;
   /** `length` characters of `alphabet`, drawn at random. */
   randomString(alphabet: string, length: number): string;
   /** Notes a change to users, devices or tokens, for `onChange`. */
@@ -201,6 +270,9 @@ export function createStore(
   const accessTokens = new Map<string, AccessToken>();
   const refreshTokens = new Map<string, RefreshToken>();
   const loginTokens = new Map<string, LoginToken>();
+  const oauthClients = new Map<string, OAuthClient>();
+  const oauthSessions = new Map<string, OAuthSession>();
+  const oauthRefreshTokens = new Map<string, OAuthRefreshToken>();
 
   // Set by every change to users, devices or tokens; reported once the
   // request is answered (`handler` in server.ts), so `onChange` runs once per
@@ -257,6 +329,19 @@ export function createStore(
     for (const t of state.accessTokens) accessTokens.set(t.token, { ...t });
     for (const t of state.refreshTokens) refreshTokens.set(t.token, { ...t });
     for (const t of state.loginTokens) loginTokens.set(t.token, { ...t });
+    for (const c of state.oauth?.clients ?? []) {
+      oauthClients.set(c.clientId, {
+        ...c,
+        redirectUris: [...c.redirectUris],
+        grantTypes: [...c.grantTypes],
+      });
+    }
+    for (const o of state.oauth?.sessions ?? []) {
+      oauthSessions.set(o.id, { ...o });
+    }
+    for (const t of state.oauth?.refreshTokens ?? []) {
+      oauthRefreshTokens.set(t.token, { ...t });
+    }
     if (state.random !== undefined) random.restore(state.random);
   }
 
@@ -283,6 +368,17 @@ export function createStore(
         .filter((t) => t.expiresAt > clock())
         .map((t) => ({ ...t })),
     };
+    if (oauthClients.size > 0 || oauthSessions.size > 0) {
+      state.oauth = {
+        clients: [...oauthClients.values()].map((c) => ({
+          ...c,
+          redirectUris: [...c.redirectUris],
+          grantTypes: [...c.grantTypes],
+        })),
+        sessions: [...oauthSessions.values()].map((o) => ({ ...o })),
+        refreshTokens: [...oauthRefreshTokens.values()].map((t) => ({ ...t })),
+      };
+    }
     const position = random.position();
     if (position !== undefined) state.random = position;
     return state;
@@ -303,6 +399,9 @@ export function createStore(
     accessTokens,
     refreshTokens,
     loginTokens,
+    oauthClients,
+    oauthSessions,
+    oauthRefreshTokens,
     randomString,
     changed,
     reportChanges,

@@ -5,7 +5,15 @@
  * token (from `Authorization: Bearer`, or the deprecated `access_token`
  * query parameter), with the note of when and from where a device was last
  * seen, single-use login tokens for `m.login.token`, and the end of a device
- * with its tokens (logout, deletion, or a new login as that device).
+ * with its tokens (logout, deletion, or a new login as that device) or of
+ * an OAuth 2.0 session with its tokens (and its device, once nothing else
+ * uses it, as MAS's `SyncDevicesJob` deletes it from the homeserver).
+ *
+ * In the OAuth 2.0 modes (`oauth`), the homeserver asks MAS about each access
+ * token, as Synapse's `synapse/api/auth/mas.py` does: an unknown, revoked
+ * or expired token is then `401 M_UNKNOWN_TOKEN` "Token is not active" with
+ * `soft_logout: false` (`InvalidClientTokenError`'s default), for legacy,
+ * compatibility and OAuth 2.0 tokens alike.
  *
  * @module
  */
@@ -32,6 +40,8 @@ export interface TokenOptions {
    * does (default `true`); `false` refuses it.
    */
   accessTokenInQuery?: boolean;
+  /** The OAuth 2.0 mode, if any: tokens are then checked as MAS does. */
+  oauth?: "only" | "both";
 }
 
 /**
@@ -63,8 +73,20 @@ export interface IssuedTokens {
 
 /** Issues, checks and ends the tokens of a {@linkcode Store}. */
 export interface Tokens {
-  /** Ends every token of one device, and the device. */
+  /**
+   * Ends every token of one device, its OAuth 2.0 sessions, and the device.
+   */
   endDevice(userId: string, deviceId: string): void;
+  /**
+   * Ends an OAuth 2.0 session and its tokens, and deletes its device unless
+   * another session or a token still uses it.
+   */
+  finishSession(sessionId: string): void;
+  /**
+   * Deletes a device that no access token, refresh token or OAuth 2.0
+   * session uses any more, as MAS's `SyncDevicesJob` does.
+   */
+  syncDevice(userId: string, deviceId: string): void;
   /** Issues an access token, and a refresh token when `refreshable`. */
   issue(
     userId: string,
@@ -104,10 +126,15 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
     accessTokens,
     refreshTokens,
     loginTokens,
+    oauthSessions,
+    oauthRefreshTokens,
     clock,
     changed,
     randomString,
   } = store;
+  const inactive = options.oauth === undefined
+    ? undefined
+    : "Token is not active";
 
   /** A token shaped like Synapse's: `syt_<localpart>_<random>_<check>`. */
   function newToken(prefix: string, userId: string): string {
@@ -131,8 +158,45 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
         refreshTokens.delete(token);
       }
     }
+    for (const session of [...oauthSessions.values()]) {
+      if (session.userId === userId && session.deviceId === deviceId) {
+        dropSession(session.id);
+      }
+    }
     devices.delete(`${userId}|${deviceId}`);
     changed();
+  }
+
+  /** Removes an OAuth 2.0 session and its tokens. */
+  function dropSession(sessionId: string): void {
+    oauthSessions.delete(sessionId);
+    for (const [token, t] of accessTokens) {
+      if (t.sessionId === sessionId) accessTokens.delete(token);
+    }
+    for (const [token, t] of oauthRefreshTokens) {
+      if (t.sessionId === sessionId) oauthRefreshTokens.delete(token);
+    }
+    changed();
+  }
+
+  function finishSession(sessionId: string): void {
+    const session = oauthSessions.get(sessionId);
+    if (session === undefined) return;
+    dropSession(sessionId);
+    syncDevice(session.userId, session.deviceId);
+  }
+
+  function syncDevice(userId: string, deviceId: string): void {
+    const uses = (t: { userId: string; deviceId: string }) =>
+      t.userId === userId && t.deviceId === deviceId;
+    if (
+      [...accessTokens.values()].some(uses) ||
+      [...refreshTokens.values()].some(uses) ||
+      [...oauthSessions.values()].some(uses)
+    ) {
+      return;
+    }
+    if (devices.delete(`${userId}|${deviceId}`)) changed();
   }
 
   /** Issues an access token, and a refresh token when `refreshable`. */
@@ -263,7 +327,7 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
       throw new MatrixFailure(
         401,
         "M_UNKNOWN_TOKEN",
-        "Invalid access token passed.",
+        inactive ?? "Invalid access token passed.",
         { soft_logout: false },
       );
     }
@@ -271,11 +335,12 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
       !forLogout && token.expiresAt !== undefined &&
       clock() >= token.expiresAt
     ) {
+      // Synapse's own tokens: soft logout. With MAS: the token is inactive.
       throw new MatrixFailure(
         401,
         "M_UNKNOWN_TOKEN",
-        "Access token has expired",
-        { soft_logout: true },
+        inactive ?? "Access token has expired",
+        { soft_logout: inactive === undefined },
       );
     }
     if (!forLogout && users.get(token.userId)?.locked === true) {
@@ -343,6 +408,8 @@ export function createTokens(store: Store, options: TokenOptions): Tokens {
 
   return {
     endDevice,
+    finishSession,
+    syncDevice,
     issue,
     dropRefreshToken,
     authenticate,
