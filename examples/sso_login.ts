@@ -24,6 +24,7 @@ import { FileLock } from "../src/file_lock.ts";
 import { listenForSsoCallback } from "../src/loopback_callback.ts";
 import { homeserverOption, runCommand, UsageError } from "./cli.ts";
 import { Interrupted, readSecret } from "./terminal.ts";
+import { openBrowser, systemOpener } from "./open_browser.ts";
 
 const usage =
   `Usage: deno run --allow-net=HOST,127.0.0.1 --allow-read=. --allow-write=. \\
@@ -59,13 +60,6 @@ interface Invocation {
   timeoutMs: number;
   session: string;
   deviceName: string;
-}
-
-/** The system's command that opens an address in the default browser. */
-function systemOpener(): string[] {
-  if (process.platform === "darwin") return ["open"];
-  if (process.platform === "win32") return ["explorer"];
-  return ["xdg-open"];
 }
 
 /** Reads the command line; throws a usage error if it makes no sense. */
@@ -157,33 +151,6 @@ function chooseSignOn(
     return { cas: false, idpId: providers[0].id, name: providers[0].name };
   }
   return { cas: false, name: "single sign-on" };
-}
-
-/** Runs `command` with `address` as its last argument; reports a failure. */
-function openBrowser(command: string[], address: string): void {
-  const [program, ...args] = command;
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(program, {
-      args: [...args, address],
-      stdin: "null",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn();
-  } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    console.error(
-      `Could not run ${program} (${why}); open the address yourself`,
-    );
-    return;
-  }
-  child.status.then(({ code }) => {
-    if (code !== 0) {
-      console.error(
-        `${program} ended with status ${code}; open the address yourself`,
-      );
-    }
-  });
 }
 
 await runCommand("sso_login", async () => {

@@ -87,6 +87,11 @@ export interface CodeLoginOptions {
   redirectUri: string | URL;
   /** `"create"` to ask the server to show account registration. */
   prompt?: "create";
+  /**
+   * The device to log in as. Default: the one the storage remembers, else a
+   * new one of ten letters.
+   */
+  deviceId?: string;
 }
 
 /**
@@ -350,7 +355,7 @@ export class OAuthLogins {
    */
   async startCodeLogin(options: CodeLoginOptions): Promise<CodeLogin> {
     const redirect = checkedRedirect(options.redirectUri);
-    const { deviceId, homeserver } = await this.#prepare();
+    const { deviceId, homeserver } = await this.#prepare(options.deviceId);
     const metadata = await this.metadata(options);
     if (options.prompt !== undefined && !metadata.promptValues.includes(options.prompt)) {
       throw new TypeError(
@@ -443,7 +448,8 @@ export class OAuthLogins {
    * Starts a login with the device authorisation grant: registers the client,
    * chooses the device ID, and asks for the code to show the user.
    *
-   * @param options How the client describes itself, and a signal.
+   * @param options How the client describes itself, the device ID if the
+   * caller chooses it, and a signal.
    * @returns What to show the user (`verificationUri` and `userCode`, or
    * `verificationUriComplete`), and the device code to poll with.
    * @throws {AlreadyLoggedInError} If the client holds a session already.
@@ -464,9 +470,13 @@ export class OAuthLogins {
    * ```
    */
   async startDeviceLogin(
-    options: { client: OAuthClientMetadata; signal?: AbortSignal },
+    options: {
+      client: OAuthClientMetadata;
+      deviceId?: string;
+      signal?: AbortSignal;
+    },
   ): Promise<DeviceLogin> {
-    const { deviceId, homeserver } = await this.#prepare();
+    const { deviceId, homeserver } = await this.#prepare(options.deviceId);
     const metadata = await this.metadata(options);
     const endpoint = metadata.deviceAuthorizationEndpoint;
     if (endpoint === undefined || !metadata.grantTypes.includes(DEVICE_CODE_GRANT)) {
@@ -610,14 +620,23 @@ export class OAuthLogins {
     return clientId;
   }
   /** What both grants start with: no session held, a device ID. */
-  async #prepare(): Promise<{ deviceId: string; homeserver: string }> {
+  async #prepare(
+    chosen: string | undefined,
+  ): Promise<{ deviceId: string; homeserver: string }> {
+    if (chosen !== undefined && !SCOPE_TOKEN.test(chosen)) {
+      throw new TypeError(
+        "deviceId must be a non-empty string of printable ASCII without spaces, quotes or backslashes, to travel in the scope (RFC 6749 §3.3)",
+      );
+    }
     const held = this.#keeper.session;
     if (held !== undefined && held.softLoggedOut !== true) {
       throw new AlreadyLoggedInError({ userId: held.userId, deviceId: held.deviceId });
     }
+    if (chosen !== undefined) {
+      return { deviceId: chosen, homeserver: this.#keeper.api.knownBaseUrl().href };
+    }
     const remembered = await this.#keeper.rememberedDeviceId();
-    const deviceId = remembered !== undefined &&
-        /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(remembered)
+    const deviceId = remembered !== undefined && SCOPE_TOKEN.test(remembered)
       ? remembered
       : newDeviceId();
     return { deviceId, homeserver: this.#keeper.api.knownBaseUrl().href };
@@ -848,6 +867,9 @@ function newDeviceId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(10));
   return Array.from(bytes, (b) => DEVICE_LETTERS[b % 26]).join("");
 }
+
+/** What a scope token may hold (RFC 6749 §3.3). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** The scope of a login: the whole API, and the device (spec "Scope"). */
 function loginScope(deviceId: string): string {

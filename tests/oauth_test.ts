@@ -19,6 +19,11 @@ import {
 } from "../mod.ts";
 import { pkcePair } from "../src/oauth_login.ts";
 import { FakeClock } from "./fake_clock.ts";
+import { createHomeserver, fetchOf } from "../devserver/server.ts";
+import {
+  oauthApproveDevice,
+  oauthAuthorize,
+} from "../devserver/oauth_browser.ts";
 
 const base = "https://matrix.example.org";
 const auth = "https://auth.example.org";
@@ -178,6 +183,24 @@ async function loggedIn(world: ReturnType<typeof oauthWorld>) {
   world.seen.length = 0;
   world.changes.length = 0;
   return { login, result };
+}
+/** A client of a development homeserver in OAuth 2.0 mode, on a fake clock. */
+function devWorld(mode: "only" | "both" = "only") {
+  const clock = new FakeClock();
+  const hs = createHomeserver({
+    users: [{ localpart: "alice", password: "secret" }],
+    oauth: mode,
+    accessTokenLifetimeMs: 60_000,
+    clock: () => clock.time,
+    seed: 9,
+  });
+  const fetch = fetchOf(hs);
+  const storage = new MemoryStorage();
+  const client = new Client({ baseUrl: hs.baseUrl, fetch, clock, storage });
+  const browser = { user: "alice", password: "secret", fetch, deliver: false };
+  const calls = (pathEnd: string) =>
+    hs.log.filter((entry) => entry.path.endsWith(pathEnd)).map((e) => e.status);
+  return { hs, clock, fetch, storage, client, browser, calls };
 }
 
 describe("which API: the metadata", () => {
@@ -720,5 +743,115 @@ describe("an OAuth 2.0 session: renewed, revoked, managed", () => {
     });
     assert.equal(world.storage.get("session"), undefined);
     assert.equal(world.to("/logout").length, 0);
+  });
+});
+
+describe("against the development homeserver's OAuth 2.0 mode", () => {
+  it("tells a server of the OAuth API only from one with both, and marks the compatibility flow", async () => {
+    const only = await devWorld("only").client.loginApis();
+    assert.equal(only.legacy, undefined);
+    assert.ok(only.oauth?.grantTypes.includes(DEVICE_CODE_GRANT));
+    const both = await devWorld("both").client.loginApis();
+    assert.ok(both.oauth !== undefined);
+    const sso = both.legacy?.find((flow) => flow.type === "m.login.sso");
+    assert.equal(sso?.oauthAwarePreferred, true);
+  });
+
+  it("logs in through the server's pages, renews, and logs out by revocation", async () => {
+    const { hs, clock, client, browser, calls, storage } = devWorld();
+    const login = await client.oauth.startCodeLogin({
+      client: me,
+      redirectUri: "http://127.0.0.1:41234/callback",
+    });
+    const callback = await oauthAuthorize(login.url, browser);
+    const result = await client.oauth.finishCodeLogin(callback.url, login);
+    assert.equal(result.userId, "@alice:localhost:8008");
+    assert.equal((await client.whoami()).deviceId, login.deviceId);
+    clock.time += 50_000;
+    await client.whoami();
+    assert.deepEqual(calls("/oauth2/token"), [200, 200]);
+    const stored = storage.get("session") as { accessToken: string };
+    const outcome = await client.logout();
+    assert.equal(outcome.confirmed, true);
+    assert.deepEqual(calls("/oauth2/revoke"), [200]);
+    assert.deepEqual(hs.devices("@alice:localhost:8008"), []);
+    const after = await fetchOf(hs)(
+      `${hs.baseUrl}_matrix/client/v3/account/whoami`,
+      {
+        headers: { Authorization: `Bearer ${stored.accessToken}` },
+      },
+    );
+    assert.equal(after.status, 401);
+  });
+
+  it("logs in with the device grant, once the user has allowed it on the verification page", async () => {
+    const { client, browser } = devWorld();
+    const login = await client.oauth.startDeviceLogin({ client: me });
+    assert.equal(
+      await oauthApproveDevice(
+        login.verificationUriComplete ?? login.verificationUri,
+        {
+          ...browser,
+          userCode: login.userCode,
+        },
+      ),
+      "granted",
+    );
+    const result = await client.oauth.finishDeviceLogin(login);
+    assert.equal(result.deviceId, login.deviceId);
+    assert.equal(client.sessionState, "logged_in");
+  });
+  it("reports a refusal, a code used twice, and ends a session whose refresh token is spent", async () => {
+    const { client, browser, fetch, hs, clock, storage } = devWorld();
+    const denied = await client.oauth.startCodeLogin({
+      client: me,
+      redirectUri: "http://127.0.0.1:41234/callback",
+    });
+    const refusal = await oauthAuthorize(denied.url, {
+      ...browser,
+      decision: "deny",
+    });
+    await assert.rejects(
+      client.oauth.finishCodeLogin(refusal.url, denied),
+      (error: Error) =>
+        error instanceof OAuthLoginError && error.problem === "refused" &&
+        error.error === "access_denied",
+    );
+    const login = await client.oauth.startCodeLogin({
+      client: me,
+      redirectUri: "http://127.0.0.1:41234/callback",
+    });
+    const callback = await oauthAuthorize(login.url, browser);
+    await client.oauth.finishCodeLogin(callback.url, login);
+    const old = structuredClone(storage.get("session")!);
+    const twice = new Client({
+      baseUrl: hs.baseUrl,
+      fetch,
+      clock,
+      storage: new MemoryStorage(),
+    });
+    await assert.rejects(
+      twice.oauth.finishCodeLogin(callback.url, login),
+      (error: Error) =>
+        error instanceof OAuthError && error.error === "invalid_grant",
+    );
+    clock.time += 50_000;
+    await client.whoami(); // renews, and uses the new pair
+    const stale = new MemoryStorage();
+    await stale.set("session", old);
+    const behind = new Client({
+      baseUrl: hs.baseUrl,
+      fetch,
+      clock,
+      storage: stale,
+    });
+    await behind.restore();
+    await assert.rejects(
+      behind.refresh(),
+      (error: Error) =>
+        error instanceof OAuthError && error.error === "invalid_grant" &&
+        error.endsSession,
+    );
+    assert.equal(behind.sessionState, "logged_out");
   });
 });

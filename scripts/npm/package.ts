@@ -175,6 +175,8 @@ export const NODE_EXCLUDED_TESTS: Readonly<Record<string, string>> = {
     "runs examples/citadel.ts with `deno run` (example_runner.ts: Deno.serve, Deno.Command)",
   "tests/devices_example_test.ts":
     "runs examples/devices.ts with `deno run` (example_runner.ts)",
+  "tests/oauth_login_example_test.ts":
+    "runs examples/oauth_login.ts with `deno run` (example_runner.ts)",
   "tests/discover_example_test.ts":
     "runs examples/discover.ts with `deno run` against a Deno.serve loopback server",
   "tests/file_lock_processes_test.ts":

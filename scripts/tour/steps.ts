@@ -59,7 +59,7 @@ export interface TourStep {
    * served beside it when a step first asks for it. The step's
    * {@linkcode TourContext} describes that server.
    */
-  homeserver?: "standard" | "citadel";
+  homeserver?: "standard" | "citadel" | "oauth";
   /** Deno's permission flags, as narrow as the example allows. */
   permissions(tour: TourContext): string[];
   /** The example's arguments. */
@@ -342,7 +342,55 @@ export const TOUR: TourStep[] = [
     explain: (tour) =>
       `One GET /_matrix/client/v3/devices, sent with the saved session's token through client.request(); the server holds ${tour.devices().length} device(s) of ${tour.userId}, and the one marked * is the session's own.`,
   },
+  {
+    chapter: "chapters/09_oauth.md",
+    example: "examples/oauth_login.ts",
+    shows:
+      "the OAuth 2.0 API's device grant: the program shows a code, a headless browser enters it on the homeserver's page and allows, and the session is saved",
+    homeserver: "oauth",
+    permissions: (tour) => [
+      `--allow-net=${tour.host}`,
+      `--allow-read=${tour.dir}`,
+      `--allow-write=${tour.dir}`,
+      "--allow-run=deno",
+    ],
+    args: (tour) => [
+      "--homeserver",
+      tour.url,
+      "--session",
+      oauthSessionFile(tour),
+      "--open-with",
+      `deno run --allow-net=${tour.host} --allow-env=OAUTH_PASSWORD devserver/oauth_browser.ts --user ${tour.localpart}`,
+    ],
+    secretEnv: (tour) => ({ OAUTH_PASSWORD: tour.password }),
+    async check(tour) {
+      let saved: { device_id?: unknown; session?: { oauth?: unknown } };
+      try {
+        saved = JSON.parse(await Deno.readTextFile(oauthSessionFile(tour)));
+      } catch {
+        return `the example did not save ${oauthSessionFile(tour)}`;
+      }
+      if (saved.session?.oauth === undefined) {
+        return `${oauthSessionFile(tour)} does not record the OAuth 2.0 API`;
+      }
+      return tour.devices().includes(saved.device_id as string)
+        ? undefined
+        : `the server holds no device ${saved.device_id} for ${tour.userId}`;
+    },
+    explain: (tour, requests) => {
+      const polls = requests.filter((r) => r.path.endsWith("/oauth2/token"))
+        .length;
+      return `The program registered, asked for a code, and polled the token endpoint ${polls} time(s) while the browser entered the code and allowed; device ${
+        tour.devices().at(-1)
+      } was the program's own choice, asked for in the scope.`;
+    },
+  },
 ];
+
+/** Chapter 9's session file: its own, on its own homeserver. */
+function oauthSessionFile(tour: TourContext): string {
+  return tour.sessionFile.replace(/[^/\\]+$/, "oauth_session.json");
+}
 
 /** Chapter 7's session file: its own, on its own homeserver. */
 function citadelSessionFile(tour: TourContext): string {
@@ -355,10 +403,4 @@ function ssoSessionFile(tour: TourContext): string {
 }
 
 /** Chapters in `lit.json` that have no example for the tour to run yet. */
-export const NO_EXAMPLE_YET: NoExampleYet[] = [
-  {
-    chapter: "chapters/09_oauth.md",
-    reason:
-      "examples/oauth_login.ts waits for the development homeserver's OAuth 2.0 mode",
-  },
-];
+export const NO_EXAMPLE_YET: NoExampleYet[] = [];

@@ -190,6 +190,7 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
   const results: StepResult[] = [];
   let requests: RequestLogEntry[] = [];
   let citadel: ServedHomeserver<CitadelHomeserver> | undefined;
+  let oauth: ServedHomeserver | undefined;
 
   const served = await serveHomeserver({
     hostname: "127.0.0.1",
@@ -246,6 +247,35 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
       };
       return citadelTour;
     };
+    /** The context of a step on the OAuth 2.0 server, once it is served. */
+    let oauthTour: TourContext | undefined;
+    const oauthContext = async (): Promise<TourContext> => {
+      if (oauthTour !== undefined) return oauthTour;
+      oauth = await serveHomeserver({
+        hostname: "127.0.0.1",
+        users: [TOUR_USER],
+        accessTokenLifetimeMs: ACCESS_TOKEN_LIFETIME_MS,
+        oauth: "only",
+        onRequest: (entry) => requests.push(entry),
+      });
+      const server = oauth;
+      const oauthUser =
+        `@${TOUR_USER.localpart}:${server.homeserver.serverName}`;
+      write(
+        `\n${bold(`== OAuth 2.0 development homeserver at ${server.url}`)}\n` +
+          `   For the chapter on the OAuth 2.0 API: it offers that API only, as a\n` +
+          `   homeserver behind the Matrix Authentication Service may.\n`,
+      );
+      oauthTour = {
+        ...tour,
+        url: server.url,
+        host: `127.0.0.1:${server.port}`,
+        userId: oauthUser,
+        devices: () =>
+          server.homeserver.devices(oauthUser).map((d) => d.deviceId),
+      };
+      return oauthTour;
+    };
     write(
       `\n${bold(`== Development homeserver at ${served.url}`)}\n` +
         `   User ${userId} (also ${
@@ -281,6 +311,8 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
 
       const context = step.homeserver === "citadel"
         ? await citadelContext()
+        : step.homeserver === "oauth"
+        ? await oauthContext()
         : tour;
       const chapter = chapters.get(step.chapter);
       const title = chapter
@@ -395,6 +427,7 @@ export async function runTour(options: TourOptions): Promise<TourResult> {
   } finally {
     await served.close();
     await citadel?.close();
+    await oauth?.close();
     if (dir !== "") await Deno.remove(dir, { recursive: true });
   }
 }

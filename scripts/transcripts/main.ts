@@ -30,7 +30,11 @@ marked \`\`\`console lifetime=MS (such as lifetime=3000) gets a homeserver whose
 access tokens live MS milliseconds, with refresh tokens; otherwise tokens never
 expire. A block marked \`\`\`console citadel gets a homeserver in Thales
 Citadel's dialect (devserver/citadel.ts: a portal, login by email at r1/login);
-the two may be combined. Any other word after console is an error.
+the two may be combined. A block marked \`\`\`console oauth gets one that
+offers the OAuth 2.0 API only (createHomeserver's oauth: "only"). Any other
+word after console is an error. Commands run in a scratch folder holding a
+link to devserver/, so that a command given as an option's value (a headless
+browser) finds it.
 
   CHAPTER.md    the chapters to check (default: those listed in lit.json)
   --update      write what the commands print now into the chapters, instead

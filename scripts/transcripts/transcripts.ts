@@ -25,6 +25,8 @@
  *   `tokenrefresh`, `401 M_EXPIRED_TOKEN`; its access tokens live 5 minutes
  *   unless `lifetime=MS` says otherwise. A word without a value:
  *   ```` ```console citadel lifetime=3000 ````.
+ * - `oauth`: the block's homeserver offers the OAuth 2.0 API only
+ *   (`createHomeserver`'s `oauth: "only"`, chapter 9). Not with `citadel`.
  *
  * Any other word, a repeated option or a bad value is an error at the
  * fence's chapter line, as is an option on an illustrative block, which is
@@ -63,18 +65,27 @@ export const LIFETIME = "lifetime";
 /** The info-string option giving the homeserver Thales Citadel's dialect. */
 export const CITADEL = "citadel";
 
+/** The info-string option giving the homeserver the OAuth 2.0 API only. */
+export const OAUTH = "oauth";
+
 /** What a transcript's info string may say after `console`, for messages. */
 const OPTIONS_HELP =
   `write \`\`\`console ${ILLUSTRATIVE} for a block that is ` +
   `not run, \`\`\`console ${LIFETIME}=MS (such as ${LIFETIME}=3000) for ` +
   "a transcript whose homeserver's access tokens live MS milliseconds, or " +
   `\`\`\`console ${CITADEL} for one whose homeserver speaks Thales ` +
-  "Citadel's dialect";
+  `Citadel's dialect, or \`\`\`console ${OAUTH} for one whose homeserver ` +
+  "offers the OAuth 2.0 API only";
 
 /** A transcript block's info-string options, read; or why they are wrong. */
 type BlockOptions =
   | { illustrative: true }
-  | { illustrative: false; lifetimeMs?: number; citadel: boolean }
+  | {
+    illustrative: false;
+    lifetimeMs?: number;
+    citadel: boolean;
+    oauth: boolean;
+  }
   | { problem: string };
 
 /** Reads the words after `console` in a fence's info string. */
@@ -82,6 +93,7 @@ function readBlockOptions(words: string[]): BlockOptions {
   let illustrative = false;
   let lifetimeMs: number | undefined;
   let citadel = false;
+  let oauth = false;
   for (const word of words) {
     if (word === ILLUSTRATIVE) {
       if (illustrative) return { problem: `"${word}" is given twice` };
@@ -90,14 +102,17 @@ function readBlockOptions(words: string[]): BlockOptions {
     }
     const at = word.indexOf("=");
     const name = at < 0 ? word : word.slice(0, at);
-    if (name === CITADEL) {
+    if (name === CITADEL || name === OAUTH) {
       if (at >= 0) {
         return {
-          problem: `"${word}" takes no value: write ${CITADEL} alone`,
+          problem: `"${word}" takes no value: write ${name} alone`,
         };
       }
-      if (citadel) return { problem: `"${CITADEL}" is given twice` };
-      citadel = true;
+      if (name === CITADEL ? citadel : oauth) {
+        return { problem: `"${name}" is given twice` };
+      }
+      if (name === CITADEL) citadel = true;
+      else oauth = true;
       continue;
     }
     if (name !== LIFETIME) {
@@ -120,8 +135,18 @@ function readBlockOptions(words: string[]): BlockOptions {
     }
     lifetimeMs = Number(value);
   }
-  if (illustrative && (lifetimeMs !== undefined || citadel)) {
-    const option = lifetimeMs !== undefined ? LIFETIME : CITADEL;
+  if (citadel && oauth) {
+    return {
+      problem:
+        `"${CITADEL}" and "${OAUTH}" are two different homeservers: give one`,
+    };
+  }
+  if (illustrative && (lifetimeMs !== undefined || citadel || oauth)) {
+    const option = lifetimeMs !== undefined
+      ? LIFETIME
+      : citadel
+      ? CITADEL
+      : OAUTH;
     return {
       problem: `an ${ILLUSTRATIVE} block is not run, so "${option}" has ` +
         `no effect: remove one of the two`,
@@ -129,7 +154,7 @@ function readBlockOptions(words: string[]): BlockOptions {
   }
   return illustrative
     ? { illustrative }
-    : { illustrative, lifetimeMs, citadel };
+    : { illustrative, lifetimeMs, citadel, oauth };
 }
 
 /** One command of a transcript, and what the chapter says it prints. */
@@ -162,6 +187,8 @@ export interface Transcript {
   lifetimeMs?: number;
   /** Whether the homeserver speaks Thales Citadel's dialect (`citadel`). */
   citadel?: boolean;
+  /** Whether the homeserver offers the OAuth 2.0 API only (`oauth`). */
+  oauth?: boolean;
   steps: Step[];
 }
 
@@ -288,6 +315,7 @@ export function findTranscripts(
         ? {}
         : { lifetimeMs: options.lifetimeMs }),
       ...(options.citadel ? { citadel: true } : {}),
+      ...(options.oauth ? { oauth: true } : {}),
       steps,
     });
   }
@@ -351,10 +379,18 @@ export async function runTranscript(
     {
       ...TRANSCRIPT_HOMESERVER,
       accessTokenLifetimeMs: transcript.lifetimeMs,
+      ...(transcript.oauth ? { oauth: "only" as const } : {}),
     },
     transcript.citadel ? createCitadelHomeserver : undefined,
   );
   const cwd = await Deno.makeTempDir({ prefix: "transcript-" });
+  // A command may run another as an option's value (a headless browser,
+  // `deno run … devserver/oauth_browser.ts`): the development homeserver's
+  // folder is where a reader's would be, beside the files the commands write.
+  await Deno.symlink(
+    resolve(options.root, "devserver"),
+    join(cwd, "devserver"),
+  );
   // Deno checks for a newer version of itself (at dl.deno.land) in
   // commands that run for a second or more: transcripts run offline.
   const env: Record<string, string> = {

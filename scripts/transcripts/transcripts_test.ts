@@ -168,6 +168,32 @@ $ MATRIX_PASSWORD='secret' deno run --allow-net=localhost:8008 \\
     );
   });
 
+  it("gives an oauth block's homeserver the OAuth 2.0 API only, and devserver/ in the working folder", async () => {
+    const login =
+      `$ deno run --allow-net=localhost:8008 --allow-read=. --allow-write=. \\
+>   examples/oauth_login.ts --timeout 1
+$ OAUTH_PASSWORD=secret deno run --allow-net=localhost:8008 --allow-read=. \\
+>   --allow-write=. --allow-run=deno examples/oauth_login.ts \\
+>   --device-id TRANSCRIPT --open-with 'deno run --allow-net=localhost:8008 \\
+>   --allow-env=OAUTH_PASSWORD devserver/oauth_browser.ts --user alice'
+`;
+    const [oauth, standard] = await run(
+      `\`\`\`console oauth\n${login}\`\`\`\n\n\`\`\`console\n${login}\`\`\`\n`,
+    );
+    assert.match(
+      oauth.steps[0].actual.join("\n"),
+      /^oauth_login: nobody answered within 1 s/m,
+    );
+    assert.match(
+      standard.steps[0].actual.join("\n"),
+      /does not offer the OAuth 2\.0 API/,
+    );
+    assert.match(
+      oauth.steps[1].actual.join("\n"),
+      /^Logged in as @alice:localhost:8008 with device ID TRANSCRIPT$/m,
+    );
+  });
+
   it("reports a request that leaves the development homeserver", async () => {
     const [result] = await run(`\`\`\`console
 $ deno run --allow-net examples/discover.ts http://matrix.example.org
@@ -245,6 +271,20 @@ describe("finding transcripts", () => {
     );
     assert.deepEqual(problems, []);
     assert.deepEqual(transcripts.map((t) => t.lifetimeMs), [3000, undefined]);
+  });
+
+  it("reads oauth, alone or with lifetime=MS, never with citadel", () => {
+    const { transcripts, problems } = findTranscripts(
+      "a.md",
+      "```console oauth\n$ echo a\na\n```\n\n" +
+        "```console lifetime=3000 oauth\n$ echo b\nb\n```\n\n" +
+        "```console oauth citadel\n$ echo c\nc\n```\n",
+    );
+    assert.deepEqual(
+      transcripts.map((t) => [t.oauth ?? false, t.lifetimeMs]),
+      [[true, undefined], [true, 3000]],
+    );
+    assert.match(problems[0].message, /two different homeservers: give one/);
   });
 
   it("reads citadel, alone or with lifetime=MS", () => {
