@@ -86,6 +86,7 @@ export { NoRefreshTokenError } from "./src/session.ts";
 export { REQUEST_MAX_BODY_BYTES, type RequestOptions } from "./src/requests.ts";
 export type { PasswordSource } from "./src/uia.ts";
 export {
+  AccountManagementError,
   deleteDevice,
   deleteDevices,
   type DeleteDevicesOptions,

@@ -9,7 +9,7 @@
 import type { Client } from "./client.ts";
 import type { PasswordSource } from "./uia.ts";
 import { apiPath } from "./api_path.ts";
-import { InvalidResponseError } from "./errors.ts";
+import { InvalidResponseError, MatrixlibError } from "./errors.ts";
 import { isObject } from "./json.ts";
 
 /**
@@ -22,7 +22,10 @@ import { isObject } from "./json.ts";
  * const client: DeviceClient = new Client({ baseUrl: "https://matrix.example.org" });
  * ```
  */
-export type DeviceClient = Pick<Client, "request" | "endpoint" | "deviceId">;
+export type DeviceClient = Pick<
+  Client,
+  "request" | "endpoint" | "deviceId" | "oauth"
+>;
 
 /**
  * One of the user's devices, as the server describes it.
@@ -226,6 +229,8 @@ export interface DeleteDevicesOptions {
  * signal.
  * @throws {TypeError} If a device ID is not a non-empty string, or is the
  * client's own device: use `logout()` for that.
+ * @throws {AccountManagementError} If the server wants devices deleted on its
+ * account management page (chapter 9's OAuth 2.0 API).
  * @throws {InteractiveAuthError} If the server asks for a password that
  * was not given, refuses it, or asks for more than a password.
  * @throws {MatrixError} If the server refuses otherwise.
@@ -249,6 +254,7 @@ export async function deleteDevices(
 ): Promise<void> {
   const ids = [...new Set(checkedIds(client, deviceIds))];
   if (ids.length === 0) return;
+  refuseIfManagedElsewhere(client, ids.length === 1 ? ids[0] : undefined);
   await client.request("POST", "v3/delete_devices", {
     json: { devices: ids },
     password: options.password,
@@ -266,6 +272,8 @@ export async function deleteDevices(
  * @param options The password for user-interactive authentication, and a
  * signal.
  * @throws {TypeError} If the device ID is empty, or the client's own.
+ * @throws {AccountManagementError} If the server wants devices deleted on its
+ * account management page (chapter 9's OAuth 2.0 API).
  * @throws {InteractiveAuthError} If the server asks for a password that
  * was not given, refuses it, or asks for more than a password.
  * @throws {MatrixError} If the server refuses otherwise.
@@ -285,6 +293,7 @@ export async function deleteDevice(
   options: DeleteDevicesOptions = {},
 ): Promise<void> {
   const [id] = checkedIds(client, [deviceId]);
+  refuseIfManagedElsewhere(client, id);
   await client.request("DELETE", apiPath`v3/devices/${id}`, {
     json: {},
     password: options.password,
@@ -307,4 +316,63 @@ function checkedIds(client: DeviceClient, ids: readonly string[]): string[] {
     }
   }
   return [...ids];
+}
+/**
+ * A deletion refused because the server wants it done on its account
+ * management page (spec v1.18): the session is of the OAuth 2.0 API, or the
+ * server offers it. Send the user to {@linkcode AccountManagementError.url}.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   AccountManagementError,
+ *   Client,
+ *   deleteDevice,
+ * } from "@matrixlib/matrixlib";
+ *
+ * const client = new Client({ baseUrl: "https://matrix.example.org" });
+ * await client.restore();
+ * try {
+ *   await deleteDevice(client, "QBUAZIFURK");
+ * } catch (error) {
+ *   if (error instanceof AccountManagementError) console.log(error.url?.href);
+ * }
+ * ```
+ */
+export class AccountManagementError extends MatrixlibError {
+  /** The error's name: always `"AccountManagementError"`. */
+  override name = "AccountManagementError";
+  /** The account management page for the device, if the server has one. */
+  readonly url: URL | undefined;
+
+  /**
+   * Creates the error for the page at `url`, if any.
+   *
+   * @param url The account management page, or `undefined`.
+   */
+  constructor(url: URL | undefined) {
+    const where = url === undefined
+      ? "the server names no account management page: delete it from a client of the server's own"
+      : url.href.length <= 200
+      ? `open ${url.href}`
+      : "open the page in the error's url (client.oauth.accountManagementUrl())";
+    super(
+      `This homeserver deletes devices on its account management page (OAuth 2.0 API), not through this request: ${where}`,
+    );
+    this.url = url;
+  }
+}
+
+/** Throws an AccountManagementError if the server wants its page used. */
+function refuseIfManagedElsewhere(
+  client: DeviceClient,
+  deviceId: string | undefined,
+): void {
+  if (!client.oauth.accountManagementRequired) return;
+  throw new AccountManagementError(
+    client.oauth.accountManagementUrl({
+      action: "org.matrix.device_delete",
+      deviceId,
+    }),
+  );
 }

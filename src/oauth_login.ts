@@ -268,6 +268,8 @@ export class OAuthLogins {
   #clock: Clock;
   /** The metadata, and until when it may be used (the client's clock). */
   #cached: { metadata: AuthMetadata; until: number } | undefined;
+  /** The metadata last read, however old: the server offers this API. */
+  #last: AuthMetadata | undefined;
 
   /**
    * Creates the OAuth 2.0 logins of the client whose session `keeper` keeps;
@@ -324,6 +326,7 @@ export class OAuthLogins {
     }
     const maxAge = cacheLifetime(answer.headers);
     this.#cached = maxAge > 0 ? { metadata, until: now + maxAge } : undefined;
+    this.#last = metadata;
     return metadata;
   }
 
@@ -726,10 +729,10 @@ export class OAuthLogins {
   ): URL | undefined {
     const held = this.#keeper.session?.oauth;
     const page = held?.accountManagementUri ??
-      this.#cached?.metadata.accountManagementUri?.href;
+      this.#last?.accountManagementUri?.href;
     if (page === undefined) return undefined;
     const actions = held?.accountManagementActions ??
-      this.#cached?.metadata.accountManagementActions ?? [];
+      this.#last?.accountManagementActions ?? [];
     const url = new URL(page);
     if (options.action !== undefined && actions.includes(options.action)) {
       url.searchParams.set("action", options.action);
@@ -738,6 +741,27 @@ export class OAuthLogins {
       }
     }
     return url;
+  }
+  /**
+   * Whether the legacy device deletion and account deactivation endpoints are
+   * closed to this client, which should send the user to the account
+   * management page instead (spec v1.18, "OAuth 2.0 aware clients"): its session
+   * is of the OAuth 2.0 API, or the server's metadata was read, so the server
+   * offers that API.
+   *
+   * @example
+   * ```ts
+   * import { Client } from "@matrixlib/matrixlib";
+   *
+   * const client = new Client({ baseUrl: "https://matrix.example.org" });
+   * await client.restore();
+   * if (client.oauth.accountManagementRequired) {
+   *   console.log(`Manage your devices at ${client.oauth.accountManagementUrl()}`);
+   * }
+   * ```
+   */
+  get accountManagementRequired(): boolean {
+    return this.#keeper.session?.oauth !== undefined || this.#last !== undefined;
   }
 }
 

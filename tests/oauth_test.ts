@@ -24,6 +24,7 @@ import {
   oauthApproveDevice,
   oauthAuthorize,
 } from "../devserver/oauth_browser.ts";
+import { AccountManagementError, deleteDevice, deleteDevices } from "../mod.ts";
 
 const base = "https://matrix.example.org";
 const auth = "https://auth.example.org";
@@ -853,5 +854,50 @@ describe("against the development homeserver's OAuth 2.0 mode", () => {
         error.endsSession,
     );
     assert.equal(behind.sessionState, "logged_out");
+  });
+  it("sends the user to the account management page to delete a device, without sending the request", async () => {
+    const { client, browser, hs } = devWorld();
+    const login = await client.oauth.startDeviceLogin({ client: me });
+    await oauthApproveDevice(login.verificationUri, {
+      ...browser,
+      userCode: login.userCode,
+    });
+    await client.oauth.finishDeviceLogin(login);
+    assert.equal(client.oauth.accountManagementRequired, true);
+    await assert.rejects(
+      deleteDevice(client, "OTHERDEVICE"),
+      (error: Error) =>
+        error instanceof AccountManagementError &&
+        error.url?.searchParams.get("action") === "org.matrix.device_delete" &&
+        error.url.searchParams.get("device_id") === "OTHERDEVICE" &&
+        error.message.includes(error.url.href),
+    );
+    await assert.rejects(
+      deleteDevices(client, ["A", "B"]),
+      (error: Error) =>
+        error instanceof AccountManagementError &&
+        !error.url?.searchParams.has("device_id"),
+    );
+    assert.equal(
+      hs.log.filter((e) => /delete_devices|\/devices\//.test(e.path)).length,
+      0,
+    );
+  });
+
+  it("lets a legacy session delete devices until its client knows the server offers OAuth 2.0", async () => {
+    const { client, hs } = devWorld("both");
+    await client.loginWithPassword("alice", "secret");
+    assert.equal(client.oauth.accountManagementRequired, false);
+    await deleteDevices(client, ["GONE"], { password: "secret" }).catch(() => {});
+    const sent = () => hs.log.filter((e) => e.path.endsWith("/delete_devices"));
+    assert.ok(sent().length > 0);
+    const before = sent().length;
+    await client.loginApis();
+    assert.equal(client.oauth.accountManagementRequired, true);
+    await assert.rejects(
+      deleteDevices(client, ["GONE"], { password: "secret" }),
+      AccountManagementError,
+    );
+    assert.equal(sent().length, before);
   });
 });
