@@ -15,6 +15,12 @@
  * - **minimal program**: {@link OUR_PROGRAM}, a password login and a
  *   `whoami()` (which refreshes the token when it is due), tree-shaken.
  *
+ * OAuth 2.0 login, always measured, no network either: the same program
+ * twice, {@link OAUTH_PROGRAMS}, once on matrixlib (whose chapter 9 writes
+ * the protocol steps itself) and once on oauth4webapi (the project's
+ * devDependency), each bundled as an entry, so that every one of its
+ * exports is kept.
+ *
  * matrix-js-sdk's side, only with `--with-matrix-js-sdk`: the script installs
  * the pinned version with npm into a scratch folder (cached, by default
  * `.bench/bundle_size/`, which git and deno ignore), never into the project,
@@ -73,6 +79,13 @@ compresses the minified bundle with gzip -9. Reports bytes for:
   matrixlib, entry point     mod.ts, every export kept
   matrixlib, minimal program a password login and whoami() (which refreshes
                              the token when due), tree-shaken
+
+and, to weigh chapter 9's hand-written OAuth 2.0 steps, the same OAuth 2.0
+login program (discovery, device grant, code grant with PKCE, whoami with
+renewal, logout by revocation) twice:
+
+  matrixlib, OAuth login     scripts/bench/oauth_login/matrixlib.ts
+  oauth4webapi, OAuth login  scripts/bench/oauth_login/oauth4webapi.ts
 
 With --with-matrix-js-sdk, also installs matrix-js-sdk (exact version) with
 npm into a scratch folder (needs the npm registry; cached) and bundles, with
@@ -278,6 +291,55 @@ export async function measureOurs(): Promise<Result[]> {
   ];
 }
 
+/** One of the two OAuth 2.0 login programs, by its entry file. */
+export interface OAuthProgram {
+  /** `matrixlib`, or `oauth4webapi` (its version is added when measured). */
+  library: string;
+  /** The entry, relative to the repository's root. */
+  file: string;
+}
+
+/**
+ * The same OAuth 2.0 login program on matrixlib and on oauth4webapi: find
+ * the homeserver, log in with the device grant or the code grant, keep the
+ * session, `whoami` with the token renewed when due, log out. Both files
+ * have the same exports, and `oauth_login_test.ts` runs both against the
+ * development homeserver's OAuth 2.0 mode.
+ */
+export const OAUTH_PROGRAMS: readonly OAuthProgram[] = [
+  { library: "matrixlib", file: "scripts/bench/oauth_login/matrixlib.ts" },
+  {
+    library: "oauth4webapi",
+    file: "scripts/bench/oauth_login/oauth4webapi.ts",
+  },
+];
+
+/** The version of oauth4webapi in the project's `node_modules`. */
+export function installedOauth4webapiVersion(): string {
+  const text = Deno.readTextFileSync(
+    `${ROOT}node_modules/oauth4webapi/package.json`,
+  );
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+/** Measures the two OAuth 2.0 login programs. No network. */
+export async function measureOAuth(): Promise<Result[]> {
+  const version = installedOauth4webapiVersion();
+  const results: Result[] = [];
+  for (const p of OAUTH_PROGRAMS) {
+    const m = await measure({ cwd: ROOT, file: p.file });
+    results.push({
+      library: p.library === "oauth4webapi"
+        ? `oauth4webapi ${version}`
+        : p.library,
+      name: "OAuth login",
+      entry: p.file,
+      ...m,
+    });
+  }
+  return results;
+}
+
 /** A matrix-js-sdk program: its file name in the scratch folder and source. */
 export interface SdkProgram {
   name: string;
@@ -430,6 +492,8 @@ export interface Report {
   options: Options;
   tools: { esbuild: string; deno: string };
   results: Result[];
+  /** The OAuth 2.0 login program, on matrixlib then on oauth4webapi. */
+  oauth: Result[];
   /** The smallest matrix-js-sdk gzip figure over ours, when measured. */
   factors?: { entryPoint: number; minimalProgram: number; sdkBundle: string };
 }
@@ -456,6 +520,7 @@ export async function run(o: Options): Promise<Report> {
     options: o,
     tools: { esbuild: await esbuildVersion(), deno: Deno.version.deno },
     results,
+    oauth: await measureOAuth(),
   };
   const sdk = results.filter((r) => r.library !== "matrixlib");
   if (sdk.length > 0) {
@@ -474,16 +539,18 @@ function bytes(n: number): string {
   return n.toLocaleString("en-US");
 }
 
-/** The Markdown report: the table, the factors, any warnings. */
-export function markdown(report: Report): string {
-  const ours = report.results[1].sizes.gzip;
-  const rows = report.results.map((r) => [
+/**
+ * A Markdown table of `results`, with a last column `ratio`: each gzip
+ * figure over `base`'s.
+ */
+function table(results: Result[], base: number, ratio: string): string[] {
+  const rows = results.map((r) => [
     r.library,
     r.name,
     bytes(r.sizes.bundled),
     bytes(r.sizes.minified),
     bytes(r.sizes.gzip),
-    (r.sizes.gzip / ours).toFixed(1),
+    (r.sizes.gzip / base).toFixed(1),
   ]);
   const head = [
     "library",
@@ -491,7 +558,7 @@ export function markdown(report: Report): string {
     "bundled (B)",
     "minified (B)",
     "gzip -9 (B)",
-    "gzip / matrixlib minimal program",
+    ratio,
   ];
   const widths = head.map((h, i) =>
     Math.max(h.length, ...rows.map((r) => r[i].length))
@@ -501,17 +568,28 @@ export function markdown(report: Report): string {
       cells.map((c, i) => i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))
         .join(" | ")
     } |`;
-  const out = [
-    `esbuild ${report.tools.esbuild}, options: ${
-      ESBUILD_OPTIONS.filter((o) => o !== "--log-level=warning").join(" ")
-    } (+ --minify); gzip level 9 (node:zlib)`,
-    "",
+  return [
     line(head),
     `| ${
       widths.map((w, i) => i < 2 ? "-".repeat(w) : "-".repeat(w - 1) + ":")
         .join(" | ")
     } |`,
     ...rows.map(line),
+  ];
+}
+
+/** The Markdown report: the table, the factors, any warnings. */
+export function markdown(report: Report): string {
+  const out = [
+    `esbuild ${report.tools.esbuild}, options: ${
+      ESBUILD_OPTIONS.filter((o) => o !== "--log-level=warning").join(" ")
+    } (+ --minify); gzip level 9 (node:zlib)`,
+    "",
+    ...table(
+      report.results,
+      report.results[1].sizes.gzip,
+      "gzip / matrixlib minimal program",
+    ),
   ];
   if (report.factors !== undefined) {
     const f = report.factors;
@@ -529,7 +607,18 @@ export function markdown(report: Report): string {
   } else {
     out.push("", "(matrix-js-sdk not measured: add --with-matrix-js-sdk)");
   }
-  for (const r of report.results) {
+  const [hand, library] = report.oauth;
+  out.push(
+    "",
+    "OAuth 2.0 login: hand-written (matrixlib) vs oauth4webapi",
+    "",
+    ...table(report.oauth, hand.sizes.gzip, "gzip / matrixlib OAuth login"),
+    "",
+    `gzip: matrixlib's OAuth login is ${
+      (hand.sizes.gzip / library.sizes.gzip).toFixed(2)
+    } × the one on ${library.library}.`,
+  );
+  for (const r of [...report.results, ...report.oauth]) {
     for (const w of r.warnings) {
       out.push("", `esbuild warnings for ${r.library} ${r.name}:`, w);
     }

@@ -1,6 +1,8 @@
 /**
- * Tests of the bundle size benchmark: matrixlib's side bundles with the
- * project's esbuild and its three figures come out in order; a bundle that
+ * Tests of the bundle size benchmark: matrixlib's side, and the OAuth 2.0
+ * login program on matrixlib and on oauth4webapi, bundle with the project's
+ * esbuild and their three figures come out in order; the report shows the
+ * OAuth 2.0 table; a bundle that
  * does not build is an error; the command line answers `--help` and bad
  * options as documented. No network: matrix-js-sdk is never installed here,
  * and no size is asserted as a goal.
@@ -11,8 +13,11 @@ import { fileURLToPath } from "node:url";
 import {
   BuildError,
   gzipSize,
+  markdown,
   measure,
+  measureOAuth,
   measureOurs,
+  OAUTH_PROGRAMS,
   parseArgs,
   ROOT,
   SDK_VERSION,
@@ -40,6 +45,57 @@ describe("bundle size", () => {
     }
     // Tree-shaking: the program that uses only Client keeps less than mod.ts.
     assert.ok(results[1].sizes.minified < results[0].sizes.minified);
+  });
+
+  it("bundles the OAuth 2.0 login program on matrixlib and on oauth4webapi", async () => {
+    const results = await measureOAuth();
+    assert.deepEqual(
+      results.map((r) => r.entry),
+      OAUTH_PROGRAMS.map((p) => p.file),
+    );
+    assert.equal(results[0].library, "matrixlib");
+    assert.match(results[1].library, /^oauth4webapi \d+\.\d+\.\d+$/);
+    for (const r of results) {
+      assert.ok(r.sizes.gzip > 0, r.library);
+      assert.ok(r.sizes.gzip < r.sizes.minified, r.library);
+      assert.ok(r.sizes.minified < r.sizes.bundled, r.library);
+      assert.deepEqual(r.warnings, [], r.library);
+    }
+  });
+
+  it("the report has the OAuth 2.0 table and its factor", () => {
+    const result = (library: string, name: string, gzip: number) => ({
+      library,
+      name,
+      entry: "",
+      sizes: { bundled: gzip * 8, minified: gzip * 3, gzip },
+      warnings: [],
+    });
+    const text = markdown({
+      options: {
+        withMatrixJsSdk: false,
+        sdkVersion: SDK_VERSION,
+        cacheDir: ".bench/bundle_size",
+        json: false,
+      },
+      tools: { esbuild: "0.0.0", deno: "0.0.0" },
+      results: [
+        result("matrixlib", "entry point", 1100),
+        result("matrixlib", "minimal program", 1000),
+      ],
+      oauth: [
+        result("matrixlib", "OAuth login", 2000),
+        result("oauth4webapi 9.9.9", "OAuth login", 800),
+      ],
+    });
+    assert.match(
+      text,
+      /^\| oauth4webapi 9\.9\.9 \| OAuth login \| +6,400 \| +2,400 \| +800 \| +0\.4 \|$/m,
+    );
+    assert.match(
+      text,
+      /matrixlib's OAuth login is 2\.50 × the one on oauth4webapi 9\.9\.9/,
+    );
   });
 
   it("a bundle that does not build is a BuildError naming the problem", async () => {
